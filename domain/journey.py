@@ -1,0 +1,456 @@
+"""One traveller's one inbound trip, from registration to the room door and release.
+
+Public methods check the rules and decide; the private `@event` methods only assign, because
+their bodies re-run on every replay.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import custody
+from domain.context import Context
+from domain.errors import InvalidInput, RuleBroken
+from domain.stages import BEFORE_CAR_DOOR, DestinationKind, RiskLevel, ScanOutcome, Stage
+
+
+class Journey(Aggregate):
+    class Registered(Aggregate.Created):
+        identity_key: str
+        party_id: UUID
+        entry_point: str
+        personal: str
+        ctx: Context
+
+    class Amended(Aggregate.Event):
+        changed_fields: list[str]
+        personal: str
+        ctx: Context
+
+    class Screened(Aggregate.Event):
+        risk: str
+        temperature: float | None
+        symptomatic: bool
+        sample_taken: bool
+        custodian: str
+        ctx: Context
+
+    class DestinationAssigned(Aggregate.Event):
+        kind: str
+        site_id: UUID
+        room: str
+        ctx: Context
+
+    class DestinationWithdrawn(Aggregate.Event):
+        reason: str
+        ctx: Context
+
+    class SeatAssigned(Aggregate.Event):
+        run_id: UUID
+        seat: int
+        ctx: Context
+
+    class SeatWithdrawn(Aggregate.Event):
+        reason: str
+        ctx: Context
+
+    class CustodyOffered(Aggregate.Event):
+        offered_by: str
+        offered_to: str
+        ctx: Context
+
+    class CustodyOfferWithdrawn(Aggregate.Event):
+        offered_to: str
+        ctx: Context
+
+    class CustodyAccepted(Aggregate.Event):
+        custodian: str
+        ctx: Context
+
+    class Boarded(Aggregate.Event):
+        run_id: UUID
+        scan_id: str
+        ctx: Context
+
+    class MisdirectedScanRecorded(Aggregate.Event):
+        handoff: str
+        expected: str
+        scanned_at: str
+        scan_id: str
+        ctx: Context
+
+    class Departed(Aggregate.Event):
+        run_id: UUID
+        ctx: Context
+
+    class Arrived(Aggregate.Event):
+        run_id: UUID
+        ctx: Context
+
+    class CheckedIn(Aggregate.Event):
+        site_id: UUID
+        room: str
+        scan_id: str
+        ctx: Context
+
+    class SurveyRecorded(Aggregate.Event):
+        risk: str
+        answers: str
+        ctx: Context
+
+    class QuarantineStarted(Aggregate.Event):
+        planned_end: date
+        ctx: Context
+
+    class Released(Aggregate.Event):
+        ctx: Context
+
+    class ReferredToHospital(Aggregate.Event):
+        reason: str
+        ctx: Context
+
+    class MarkedNoShow(Aggregate.Event):
+        ctx: Context
+
+    class Cancelled(Aggregate.Event):
+        reason: str
+        ctx: Context
+
+    @event(Registered)
+    def __init__(
+        self, identity_key: str, party_id: UUID, entry_point: str, personal: str, ctx: Context
+    ) -> None:
+        self.identity_key = identity_key
+        self.party_id = party_id
+        self.entry_point = entry_point
+        self.personal = personal
+        self.stage = Stage.REGISTERED
+        self.risk: RiskLevel | None = None
+        self.survey_risk: RiskLevel | None = None
+        self.destination_kind: DestinationKind | None = None
+        self.site_id: UUID | None = None
+        self.room = ""
+        self.run_id: UUID | None = None
+        self.seat: int | None = None
+        self.custodian: str | None = None
+        self.offered_to: str | None = None
+        self.planned_end: date | None = None
+        self.seen_scans: set[str] = set()
+
+    @classmethod
+    def register(
+        cls,
+        journey_id: UUID,
+        identity_key: str,
+        party_id: UUID,
+        entry_point: str,
+        personal: str,
+        ctx: Context,
+    ) -> Journey:
+        """Open a journey under an id chosen by the caller (a trip, not a person)."""
+        return cls._create(
+            cls.Registered,
+            id=journey_id,
+            identity_key=identity_key,
+            party_id=party_id,
+            entry_point=entry_point,
+            personal=personal,
+            ctx=ctx,
+        )
+
+    # -- deciding ---------------------------------------------------------------------------
+
+    @property
+    def is_closed(self) -> bool:
+        return self.stage.is_closed
+
+    def _require(self, *stages: Stage, doing: str) -> None:
+        if self.stage not in stages:
+            wanted = " or ".join(s.value for s in stages)
+            raise RuleBroken(
+                f"cannot {doing}: the journey is {self.stage.value}, it must be {wanted}"
+            )
+
+    def amend(self, personal: str, changed_fields: list[str], ctx: Context) -> bool:
+        if self.is_closed:
+            raise RuleBroken("cannot amend a closed journey; register the new trip instead")
+        if not changed_fields:
+            return False
+        self._amended(changed_fields=sorted(changed_fields), personal=personal, ctx=ctx)
+        return True
+
+    def screen(
+        self,
+        risk: RiskLevel,
+        temperature: float | None,
+        symptomatic: bool,
+        sample_taken: bool,
+        ctx: Context,
+    ) -> None:
+        self._require(Stage.REGISTERED, doing="screen")
+        if temperature is not None and not 30.0 <= temperature <= 45.0:
+            raise InvalidInput(f"temperature {temperature} °C is not a body temperature")
+        self._screened(
+            risk=risk.value,
+            temperature=temperature,
+            symptomatic=symptomatic,
+            sample_taken=sample_taken,
+            custodian=custody.desk(self.entry_point),
+            ctx=ctx,
+        )
+
+    def assign_destination(
+        self, kind: DestinationKind, site_id: UUID, room: str, ctx: Context
+    ) -> None:
+        self._require(Stage.SCREENED, doing="assign a destination")
+        if (kind is DestinationKind.HOTEL) != bool(room):
+            raise InvalidInput("a hotel destination needs a room; a home destination has none")
+        self._destination_assigned(kind=kind.value, site_id=site_id, room=room, ctx=ctx)
+
+    def withdraw_destination(self, reason: str, ctx: Context) -> None:
+        self._require(Stage.DESTINATION_ASSIGNED, doing="withdraw the destination")
+        self._destination_withdrawn(reason=_reason(reason), ctx=ctx)
+
+    def assign_seat(self, run_id: UUID, seat: int, ctx: Context) -> None:
+        self._require(Stage.DESTINATION_ASSIGNED, doing="assign a seat")
+        assert self.custodian is not None
+        self._seat_assigned(run_id=run_id, seat=seat, ctx=ctx)
+        self._custody_offered(offered_by=self.custodian, offered_to=custody.escort(run_id), ctx=ctx)
+
+    def withdraw_seat(self, reason: str, ctx: Context) -> None:
+        self._require(Stage.SEAT_ASSIGNED, doing="withdraw the seat")
+        if self.offered_to is not None:
+            self._custody_offer_withdrawn(offered_to=self.offered_to, ctx=ctx)
+        self._seat_withdrawn(reason=_reason(reason), ctx=ctx)
+
+    def board(self, run_id: UUID, scan_id: str, ctx: Context) -> ScanOutcome:
+        """The escort scans the traveller at the car door: custody passes desk → escort."""
+        if scan_id in self.seen_scans:
+            return ScanOutcome.DUPLICATE
+        if self.stage is Stage.SEAT_ASSIGNED and self.run_id != run_id:
+            self._misdirected(
+                handoff="boarding",
+                expected=str(self.run_id),
+                scanned_at=str(run_id),
+                scan_id=scan_id,
+                ctx=ctx,
+            )
+            return ScanOutcome.MISDIRECTED
+        self._require(Stage.SEAT_ASSIGNED, doing="board")
+        self._custody_accepted(custodian=custody.escort(run_id), ctx=ctx)
+        self._boarded(run_id=run_id, scan_id=scan_id, ctx=ctx)
+        return ScanOutcome.ACCEPTED
+
+    def depart(self, run_id: UUID, ctx: Context) -> None:
+        self._require(Stage.BOARDED, doing="depart")
+        self._check_run(run_id)
+        self._departed(run_id=run_id, ctx=ctx)
+
+    def arrive(self, run_id: UUID, ctx: Context) -> None:
+        """The vehicle is at the door: the escort offers custody to the destination's receiver."""
+        self._require(Stage.IN_TRANSIT, doing="arrive")
+        self._check_run(run_id)
+        assert self.site_id is not None and self.custodian is not None
+        self._arrived(run_id=run_id, ctx=ctx)
+        self._custody_offered(
+            offered_by=self.custodian, offered_to=custody.receiver(self.site_id), ctx=ctx
+        )
+
+    def check_in(self, site_id: UUID, scan_id: str, ctx: Context) -> ScanOutcome:
+        """The receiver scans at the room (or home) door: custody passes escort → receiver."""
+        if scan_id in self.seen_scans:
+            return ScanOutcome.DUPLICATE
+        if self.stage is Stage.ARRIVED and self.site_id != site_id:
+            self._misdirected(
+                handoff="check-in",
+                expected=str(self.site_id),
+                scanned_at=str(site_id),
+                scan_id=scan_id,
+                ctx=ctx,
+            )
+            return ScanOutcome.MISDIRECTED
+        self._require(Stage.ARRIVED, doing="check in")
+        assert self.site_id is not None
+        self._custody_accepted(custodian=custody.receiver(self.site_id), ctx=ctx)
+        self._checked_in(site_id=site_id, room=self.room, scan_id=scan_id, ctx=ctx)
+        return ScanOutcome.ACCEPTED
+
+    def offer_custody(self, offered_to: str, ctx: Context) -> None:
+        """A hand-over between two custodians outside the planned legs (e.g. escort swap)."""
+        if self.custodian is None or self.is_closed:
+            raise RuleBroken("nobody holds custody of this journey, so nobody can hand it over")
+        if offered_to == self.custodian:
+            raise RuleBroken("custody cannot be offered to its current holder")
+        if self.offered_to is not None:
+            self._custody_offer_withdrawn(offered_to=self.offered_to, ctx=ctx)
+        self._custody_offered(offered_by=self.custodian, offered_to=offered_to, ctx=ctx)
+
+    def accept_custody(self, custodian: str, ctx: Context) -> None:
+        if self.offered_to != custodian:
+            raise RuleBroken(f"custody was not offered to {custodian}")
+        self._custody_accepted(custodian=custodian, ctx=ctx)
+
+    def record_survey(self, risk: RiskLevel, answers: str, ctx: Context) -> None:
+        if self.stage in (Stage.CANCELLED, Stage.NO_SHOW):
+            raise RuleBroken("cannot survey a journey that never started")
+        self._survey_recorded(risk=risk.value, answers=answers, ctx=ctx)
+
+    def start_quarantine(self, planned_end: date, ctx: Context) -> None:
+        self._require(Stage.CHECKED_IN, doing="start quarantine")
+        if ctx.occurred_at is not None and planned_end <= ctx.occurred_at.date():
+            raise InvalidInput("the planned end of quarantine must be after its start")
+        self._quarantine_started(planned_end=planned_end, ctx=ctx)
+
+    def release(self, ctx: Context) -> None:
+        self._require(Stage.UNDER_QUARANTINE, doing="release")
+        self._released(ctx=ctx)
+
+    def refer_to_hospital(self, reason: str, ctx: Context) -> None:
+        if self.is_closed:
+            raise RuleBroken(f"cannot refer to hospital: the journey is {self.stage.value}")
+        self._referred_to_hospital(reason=_reason(reason), ctx=ctx)
+
+    def mark_no_show(self, ctx: Context) -> None:
+        self._require(*sorted(BEFORE_CAR_DOOR, key=lambda s: s.rank), doing="mark no-show")
+        self._marked_no_show(ctx=ctx)
+
+    def cancel(self, reason: str, ctx: Context) -> None:
+        self._require(*sorted(BEFORE_CAR_DOOR, key=lambda s: s.rank), doing="cancel")
+        self._cancelled(reason=_reason(reason), ctx=ctx)
+
+    def _check_run(self, run_id: UUID) -> None:
+        if self.run_id != run_id:
+            raise RuleBroken("the traveller is not on this vehicle run")
+
+    # -- recording (assignment only: these bodies re-run on every replay) --------------------
+
+    @event(Amended)
+    def _amended(self, changed_fields: list[str], personal: str, ctx: Context) -> None:
+        self.personal = personal
+
+    @event(Screened)
+    def _screened(
+        self,
+        risk: str,
+        temperature: float | None,
+        symptomatic: bool,
+        sample_taken: bool,
+        custodian: str,
+        ctx: Context,
+    ) -> None:
+        self.stage = Stage.SCREENED
+        self.risk = RiskLevel(risk)
+        self.custodian = custodian
+
+    @event(DestinationAssigned)
+    def _destination_assigned(self, kind: str, site_id: UUID, room: str, ctx: Context) -> None:
+        self.stage = Stage.DESTINATION_ASSIGNED
+        self.destination_kind = DestinationKind(kind)
+        self.site_id = site_id
+        self.room = room
+
+    @event(DestinationWithdrawn)
+    def _destination_withdrawn(self, reason: str, ctx: Context) -> None:
+        self.stage = Stage.SCREENED
+        self.destination_kind = None
+        self.site_id = None
+        self.room = ""
+
+    @event(SeatAssigned)
+    def _seat_assigned(self, run_id: UUID, seat: int, ctx: Context) -> None:
+        self.stage = Stage.SEAT_ASSIGNED
+        self.run_id = run_id
+        self.seat = seat
+
+    @event(SeatWithdrawn)
+    def _seat_withdrawn(self, reason: str, ctx: Context) -> None:
+        self.stage = Stage.DESTINATION_ASSIGNED
+        self.run_id = None
+        self.seat = None
+
+    @event(CustodyOffered)
+    def _custody_offered(self, offered_by: str, offered_to: str, ctx: Context) -> None:
+        self.offered_to = offered_to
+
+    @event(CustodyOfferWithdrawn)
+    def _custody_offer_withdrawn(self, offered_to: str, ctx: Context) -> None:
+        self.offered_to = None
+
+    @event(CustodyAccepted)
+    def _custody_accepted(self, custodian: str, ctx: Context) -> None:
+        self.custodian = custodian
+        self.offered_to = None
+
+    @event(Boarded)
+    def _boarded(self, run_id: UUID, scan_id: str, ctx: Context) -> None:
+        self.stage = Stage.BOARDED
+        self.seen_scans.add(scan_id)
+
+    @event(MisdirectedScanRecorded)
+    def _misdirected(
+        self, handoff: str, expected: str, scanned_at: str, scan_id: str, ctx: Context
+    ) -> None:
+        self.seen_scans.add(scan_id)
+
+    @event(Departed)
+    def _departed(self, run_id: UUID, ctx: Context) -> None:
+        self.stage = Stage.IN_TRANSIT
+
+    @event(Arrived)
+    def _arrived(self, run_id: UUID, ctx: Context) -> None:
+        self.stage = Stage.ARRIVED
+
+    @event(CheckedIn)
+    def _checked_in(self, site_id: UUID, room: str, scan_id: str, ctx: Context) -> None:
+        self.stage = Stage.CHECKED_IN
+        self.seen_scans.add(scan_id)
+
+    @event(SurveyRecorded)
+    def _survey_recorded(self, risk: str, answers: str, ctx: Context) -> None:
+        self.survey_risk = RiskLevel(risk)
+
+    @event(QuarantineStarted)
+    def _quarantine_started(self, planned_end: date, ctx: Context) -> None:
+        self.stage = Stage.UNDER_QUARANTINE
+        self.planned_end = planned_end
+
+    @event(Released)
+    def _released(self, ctx: Context) -> None:
+        self._close(Stage.RELEASED)
+
+    @event(ReferredToHospital)
+    def _referred_to_hospital(self, reason: str, ctx: Context) -> None:
+        # The hospital takes custody from whoever held it; a traveller never in custody
+        # (referred straight from registration) is the hospital's from then on too.
+        self._close(Stage.REFERRED_TO_HOSPITAL)
+        self.custodian = custody.HOSPITAL
+
+    @event(MarkedNoShow)
+    def _marked_no_show(self, ctx: Context) -> None:
+        self._close(Stage.NO_SHOW)
+
+    @event(Cancelled)
+    def _cancelled(self, reason: str, ctx: Context) -> None:
+        self._close(Stage.CANCELLED)
+
+    def _close(self, stage: Stage) -> None:
+        self.stage = stage
+        self.custodian = None
+        self.offered_to = None
+
+    def state(self) -> dict[str, Any]:
+        """The decision-relevant state, for comparing a live aggregate with its replay."""
+        return {
+            k: v for k, v in vars(self).items() if not k.startswith("_") and k not in ("personal",)
+        } | {"personal": self.personal, "version": self.version}
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("a reason is required")
+    return reason
