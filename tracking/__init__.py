@@ -1,0 +1,1 @@
+"""The application: commands on eventsourcing Applications, settings, wiring and the CLI."""

@@ -1,0 +1,605 @@
+"""The door-to-door line as application commands: get → one aggregate method → save.
+
+Every command takes a `Context` (who, where, device time) and an optional `Idempotency`,
+and answers a small JSON-able dict; `unit_of_work.execute` saves its decision exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import JSONTranscoder
+
+from domain.context import Context
+from domain.errors import InvalidInput, NotFound, RuleBroken
+from domain.identity import (
+    IdentityRecord,
+    identity_key,
+    identity_record_id,
+    normalise_document,
+)
+from domain.journey import Journey
+from domain.party import TravelParty
+from domain.reference import EntryPoint, entry_point_id
+from domain.site import Site, site_id
+from domain.stages import DestinationKind, RiskLevel, ScanOutcome, Stage
+from domain.transport import TransportRun, Vehicle, vehicle_id
+from tracking.persistence import APP_NAME
+from tracking.transcodings import ContextAsDict, DateAsISO
+from tracking.unit_of_work import Answer, Decision, Idempotency, execute
+from tracking.vault import PersonalDataVault
+
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass(frozen=True)
+class Person:
+    """One traveller in a registration: the document that identifies them, and the rest."""
+
+    doc_type: str
+    country: str
+    number: str
+    details: dict[str, Any]
+
+
+class TrackingApp(Application[UUID]):
+    name = APP_NAME
+
+    def __init__(self, env: dict[str, str], secret: bytes, vault: PersonalDataVault) -> None:
+        super().__init__(env)
+        self.secret = secret
+        self.vault = vault
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(ContextAsDict())
+        transcoder.register(DateAsISO())
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def _get(self, kind: type[A], aggregate_id: UUID, what: str) -> A:
+        try:
+            aggregate: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"no such {what}") from None
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"no such {what}")
+        return aggregate
+
+    def journey(self, journey_id: UUID) -> Journey:
+        return self._get(Journey, journey_id, "journey")
+
+    def site(self, code: str) -> Site:
+        return self._get(Site, site_id(code), f"site {code!r}")
+
+    def run(self, run_id: UUID) -> TransportRun:
+        return self._get(TransportRun, run_id, "vehicle run")
+
+    def vehicle(self, plate: str) -> Vehicle:
+        return self._get(Vehicle, vehicle_id(plate), f"vehicle {plate!r}")
+
+    def personal_details(self, journey: Journey) -> dict[str, Any]:
+        return self.vault.open(journey.id, journey.personal)
+
+    def party_of(self, journey: Journey) -> list[Journey]:
+        """The open journeys of the traveller's party, the traveller first."""
+        if journey.party_id == journey.id:
+            return [journey]
+        party = self._get(TravelParty, journey.party_id, "travel party")
+        others = [self.journey(m) for m in party.members if m != journey.id]
+        return [journey, *(j for j in others if not j.is_closed)]
+
+    # -- reference data ------------------------------------------------------------------------
+
+    def register_entry_point(
+        self, code: str, name: str, idempotency: Idempotency | None = None
+    ) -> Answer:
+        def decide() -> Decision:
+            self._must_be_new(entry_point_id(code), f"entry point {code!r}")
+            entry = EntryPoint.register(code, name)
+            return Decision([entry], {"entry_point": entry.code, "id": str(entry.id)})
+
+        return execute(self, decide, idempotency)
+
+    def register_site(
+        self,
+        code: str,
+        name: str,
+        kind: DestinationKind,
+        rooms: Sequence[str] = (),
+        capacity: int = 0,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        def decide() -> Decision:
+            self._must_be_new(site_id(code), f"site {code!r}")
+            site = Site.register(code, name, kind, list(rooms), capacity)
+            return Decision([site], {"site": site.code, "id": str(site.id)})
+
+        return execute(self, decide, idempotency)
+
+    def register_vehicle(
+        self, plate: str, seats: int, idempotency: Idempotency | None = None
+    ) -> Answer:
+        def decide() -> Decision:
+            self._must_be_new(vehicle_id(plate), f"vehicle {plate!r}")
+            vehicle = Vehicle.register(plate, seats)
+            return Decision([vehicle], {"vehicle": vehicle.plate, "id": str(vehicle.id)})
+
+        return execute(self, decide, idempotency)
+
+    def _must_be_new(self, aggregate_id: UUID, what: str) -> None:
+        if aggregate_id in self.repository:
+            raise RuleBroken(f"{what} is already registered")
+
+    # -- registration --------------------------------------------------------------------------
+
+    def register_travellers(
+        self,
+        entry_point: str,
+        people: Sequence[Person],
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        """Register a traveller (and the family travelling with them) once.
+
+        The same document reaches the same open journey: a second submission amends it.
+        """
+        if not people:
+            raise InvalidInput("a registration names at least one traveller")
+        self._get(EntryPoint, entry_point_id(entry_point), f"entry point {entry_point!r}")
+        keys = [identity_key(self.secret, p.doc_type, p.country, p.number) for p in people]
+        if len(set(keys)) != len(keys):
+            raise InvalidInput("the same document appears twice in one registration")
+
+        def decide() -> Decision:
+            records = [self._identity(k) for k in keys]
+            open_journeys = [self._open_journey(r) for r in records]
+            if all(j is not None for j in open_journeys):
+                return self._amend_all([j for j in open_journeys if j is not None], people, ctx)
+            if any(j is not None for j in open_journeys):
+                raise RuleBroken(
+                    "some of these travellers are already registered and some are not; "
+                    "register the new ones separately or ask the desk to join them"
+                )
+            return self._register_new(entry_point, people, keys, records, ctx)
+
+        return execute(self, decide, idempotency)
+
+    def _identity(self, key: str) -> IdentityRecord | None:
+        try:
+            record: object = self.repository.get(identity_record_id(key))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(record, IdentityRecord)
+        return record
+
+    def _open_journey(self, record: IdentityRecord | None) -> Journey | None:
+        if record is None:
+            return None
+        journey = self.journey(record.latest_journey)
+        return None if journey.is_closed else journey
+
+    def _register_new(
+        self,
+        entry_point: str,
+        people: Sequence[Person],
+        keys: list[str],
+        records: list[IdentityRecord | None],
+        ctx: Context,
+    ) -> Decision:
+        journey_ids = [uuid4() for _ in people]
+        changed: list[Aggregate] = []
+        party_id = journey_ids[0]
+        if len(people) > 1:
+            party = TravelParty.form(journey_ids)
+            party_id = party.id
+            changed.append(party)
+        for person, key, record, journey_id in zip(people, keys, records, journey_ids, strict=True):
+            personal = self.vault.seal(journey_id, _document_and_details(person))
+            journey = Journey.register(journey_id, key, party_id, entry_point, personal, ctx)
+            if record is None:
+                record = IdentityRecord(identity_key=key, journey_id=journey_id)
+            else:
+                record.open_next_journey(journey_id, previous_is_closed=True)
+            changed += [journey, record]
+        return Decision(
+            changed,
+            {
+                "journey_ids": [str(j) for j in journey_ids],
+                "party_id": str(party_id),
+                "already_registered": False,
+                "changed_fields": [],
+            },
+        )
+
+    def _amend_all(
+        self, journeys: list[Journey], people: Sequence[Person], ctx: Context
+    ) -> Decision:
+        changed_fields: list[str] = []
+        for journey, person in zip(journeys, people, strict=True):
+            old = self.personal_details(journey)
+            new = _document_and_details(person)
+            fields = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+            if fields:
+                journey.amend(self.vault.seal(journey.id, new), fields, ctx)
+                changed_fields += fields
+        return Decision(
+            journeys,
+            {
+                "journey_ids": [str(j.id) for j in journeys],
+                "party_id": str(journeys[0].party_id),
+                "already_registered": True,
+                "changed_fields": sorted(set(changed_fields)),
+            },
+        )
+
+    # -- screening and dispatch ----------------------------------------------------------------
+
+    def screen(
+        self,
+        journey_id: UUID,
+        risk: RiskLevel,
+        temperature: float | None,
+        symptomatic: bool,
+        sample_taken: bool,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        def decide() -> Decision:
+            journey = self.journey(journey_id)
+            journey.screen(risk, temperature, symptomatic, sample_taken, ctx)
+            return Decision([journey], _journey_answer(journey))
+
+        return execute(self, decide, idempotency)
+
+    def assign_destination(
+        self,
+        journey_id: UUID,
+        site_code: str,
+        ctx: Context,
+        room: str = "",
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        """Hold a room (or a home place) for the traveller's whole party and assign it."""
+
+        def decide() -> Decision:
+            party = self.party_of(self.journey(journey_id))
+            site = self.site(site_code)
+            held = site.hold(party[0].party_id, room)
+            for member in party:
+                member.assign_destination(
+                    site.kind, site.id, held if site.kind is DestinationKind.HOTEL else "", ctx
+                )
+            return Decision([site, *party], _party_answer(party) | {"room": held})
+
+        return execute(self, decide, idempotency)
+
+    def withdraw_destination(
+        self,
+        journey_id: UUID,
+        reason: str,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        def decide() -> Decision:
+            party = self.party_of(self.journey(journey_id))
+            site_of = party[0].site_id
+            if site_of is None:
+                raise RuleBroken("the journey has no destination to withdraw")
+            site = self._get(Site, site_of, "site")
+            for member in party:
+                member.withdraw_destination(reason, ctx)
+            site.release(party[0].party_id, reason)
+            return Decision([site, *party], _party_answer(party))
+
+        return execute(self, decide, idempotency)
+
+    def plan_run(
+        self,
+        plate: str,
+        escort: str,
+        entry_point: str,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        def decide() -> Decision:
+            self._get(EntryPoint, entry_point_id(entry_point), f"entry point {entry_point!r}")
+            vehicle = self.vehicle(plate)
+            run = TransportRun.plan(vehicle, escort, entry_point)
+            vehicle.assign_run(run.id)
+            return Decision([vehicle, run], {"run_id": str(run.id), "plate": vehicle.plate})
+
+        return execute(self, decide, idempotency)
+
+    def assign_seats(
+        self,
+        journey_id: UUID,
+        run_id: UUID,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        """Seat the traveller's whole party on a run; custody is offered to the escort."""
+
+        def decide() -> Decision:
+            party = self.party_of(self.journey(journey_id))
+            run = self.run(run_id)
+            if run.entry_point != party[0].entry_point:
+                raise RuleBroken("the run leaves from a different entry point")
+            seats = run.assign_seats([m.id for m in party])
+            for member in party:
+                member.assign_seat(run.id, seats[member.id], ctx)
+            answer = _party_answer(party) | {"seats": {str(k): v for k, v in seats.items()}}
+            return Decision([run, *party], answer)
+
+        return execute(self, decide, idempotency)
+
+    def withdraw_seat(
+        self,
+        journey_id: UUID,
+        reason: str,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        def decide() -> Decision:
+            journey = self.journey(journey_id)
+            if journey.run_id is None:
+                raise RuleBroken("the journey holds no seat")
+            run = self.run(journey.run_id)
+            journey.withdraw_seat(reason, ctx)
+            run.release_seat(journey.id, reason)
+            return Decision([run, journey], _journey_answer(journey))
+
+        return execute(self, decide, idempotency)
+
+    # -- handoffs ------------------------------------------------------------------------------
+
+    def scan_boarding(
+        self,
+        journey_id: UUID,
+        run_id: UUID,
+        scan_id: str,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        """The escort scans the traveller at the car door."""
+
+        def decide() -> Decision:
+            journey = self.journey(journey_id)
+            run = self.run(run_id)
+            outcome = journey.board(run.id, scan_id, ctx)
+            if outcome is ScanOutcome.ACCEPTED:
+                run.record_boarding(journey.id)
+            return Decision([journey, run], _journey_answer(journey) | _outcome(outcome))
+
+        return execute(self, decide, idempotency)
+
+    def depart_run(
+        self, run_id: UUID, ctx: Context, idempotency: Idempotency | None = None
+    ) -> Answer:
+        def decide() -> Decision:
+            run = self.run(run_id)
+            run.depart()
+            passengers = [self.journey(j) for j in sorted(run.boarded)]
+            for passenger in passengers:
+                passenger.depart(run.id, ctx)
+            return Decision([run, *passengers], _run_answer(run))
+
+        return execute(self, decide, idempotency)
+
+    def arrive_run(
+        self, run_id: UUID, ctx: Context, idempotency: Idempotency | None = None
+    ) -> Answer:
+        def decide() -> Decision:
+            run = self.run(run_id)
+            run.arrive()
+            passengers = [self.journey(j) for j in sorted(run.boarded)]
+            for passenger in passengers:
+                if passenger.stage is Stage.IN_TRANSIT:
+                    passenger.arrive(run.id, ctx)
+            return Decision([run, *passengers], _run_answer(run))
+
+        return execute(self, decide, idempotency)
+
+    def scan_check_in(
+        self,
+        journey_id: UUID,
+        site_code: str,
+        scan_id: str,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        """The receiver scans the traveller at the room (or home) door."""
+
+        def decide() -> Decision:
+            journey = self.journey(journey_id)
+            site = self.site(site_code)
+            outcome = journey.check_in(site.id, scan_id, ctx)
+            changed: list[Aggregate] = [journey]
+            if outcome is ScanOutcome.ACCEPTED:
+                assert journey.run_id is not None
+                site.occupy(journey.party_id)
+                run = self.run(journey.run_id)
+                if run.record_handover(journey.id):
+                    vehicle = self._get(Vehicle, run.vehicle_id, "vehicle")
+                    vehicle.finish_run(run.id)
+                    changed.append(vehicle)
+                changed += [site, run]
+            return Decision(changed, _journey_answer(journey) | _outcome(outcome))
+
+        return execute(self, decide, idempotency)
+
+    def offer_custody(
+        self,
+        journey_id: UUID,
+        offered_to: str,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        def decide() -> Decision:
+            journey = self.journey(journey_id)
+            journey.offer_custody(offered_to, ctx)
+            return Decision([journey], _journey_answer(journey))
+
+        return execute(self, decide, idempotency)
+
+    def accept_custody(
+        self,
+        journey_id: UUID,
+        custodian: str,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        def decide() -> Decision:
+            journey = self.journey(journey_id)
+            journey.accept_custody(custodian, ctx)
+            return Decision([journey], _journey_answer(journey))
+
+        return execute(self, decide, idempotency)
+
+    # -- survey, quarantine and exits ----------------------------------------------------------
+
+    def record_survey(
+        self,
+        journey_id: UUID,
+        risk: RiskLevel,
+        answers: dict[str, Any],
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        def decide() -> Decision:
+            journey = self.journey(journey_id)
+            journey.record_survey(risk, self.vault.seal(journey.id, answers), ctx)
+            return Decision([journey], _journey_answer(journey))
+
+        return execute(self, decide, idempotency)
+
+    def start_quarantine(
+        self,
+        journey_id: UUID,
+        planned_end: date,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        def decide() -> Decision:
+            journey = self.journey(journey_id)
+            journey.start_quarantine(planned_end, ctx)
+            return Decision([journey], _journey_answer(journey))
+
+        return execute(self, decide, idempotency)
+
+    def release(
+        self, journey_id: UUID, ctx: Context, idempotency: Idempotency | None = None
+    ) -> Answer:
+        def decide() -> Decision:
+            journey = self.journey(journey_id)
+            journey.release(ctx)
+            return Decision(
+                [journey, *self._free_if_party_closed(journey, "released")],
+                _journey_answer(journey),
+            )
+
+        return execute(self, decide, idempotency)
+
+    def refer_to_hospital(
+        self,
+        journey_id: UUID,
+        reason: str,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        def decide() -> Decision:
+            journey = self.journey(journey_id)
+            seat_run = journey.run_id if journey.stage is Stage.SEAT_ASSIGNED else None
+            journey.refer_to_hospital(reason, ctx)
+            freed = self._free_if_party_closed(journey, "referred to hospital")
+            if seat_run is not None:
+                run = self.run(seat_run)
+                run.release_seat(journey.id, "referred to hospital")
+                freed.append(run)
+            return Decision([journey, *freed], _journey_answer(journey))
+
+        return execute(self, decide, idempotency)
+
+    def mark_no_show(
+        self, journey_id: UUID, ctx: Context, idempotency: Idempotency | None = None
+    ) -> Answer:
+        return self._close_before_car_door(journey_id, "no-show", ctx, idempotency, no_show=True)
+
+    def cancel(
+        self,
+        journey_id: UUID,
+        reason: str,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        return self._close_before_car_door(journey_id, reason, ctx, idempotency, no_show=False)
+
+    def _close_before_car_door(
+        self,
+        journey_id: UUID,
+        reason: str,
+        ctx: Context,
+        idempotency: Idempotency | None,
+        *,
+        no_show: bool,
+    ) -> Answer:
+        def decide() -> Decision:
+            journey = self.journey(journey_id)
+            seat_run = journey.run_id if journey.stage is Stage.SEAT_ASSIGNED else None
+            if no_show:
+                journey.mark_no_show(ctx)
+            else:
+                journey.cancel(reason, ctx)
+            freed = self._free_if_party_closed(journey, reason)
+            if seat_run is not None:
+                run = self.run(seat_run)
+                run.release_seat(journey.id, reason)
+                freed.append(run)
+            return Decision([journey, *freed], _journey_answer(journey))
+
+        return execute(self, decide, idempotency)
+
+    def _free_if_party_closed(self, journey: Journey, reason: str) -> list[Aggregate]:
+        """The room goes back to the pool when the last member of its party leaves it."""
+        if journey.site_id is None or any(not m.is_closed for m in self.party_of(journey)):
+            return []
+        site = self._get(Site, journey.site_id, "site")
+        site.release(journey.party_id, reason)
+        return [site]
+
+
+def _journey_answer(journey: Journey) -> Answer:
+    return {
+        "journey_id": str(journey.id),
+        "stage": journey.stage.value,
+        "custodian": journey.custodian,
+        "version": journey.version,
+    }
+
+
+def _party_answer(party: list[Journey]) -> Answer:
+    return {
+        "journey_ids": [str(m.id) for m in party],
+        "party_id": str(party[0].party_id),
+        "stage": party[0].stage.value,
+    }
+
+
+def _run_answer(run: TransportRun) -> Answer:
+    return {"run_id": str(run.id), "status": run.status, "passengers": len(run.boarded)}
+
+
+def _outcome(outcome: ScanOutcome) -> Answer:
+    return {"outcome": outcome.value}
+
+
+def _document_and_details(person: Person) -> dict[str, Any]:
+    doc_type, country, number = normalise_document(
+        person.doc_type, person.country, person.number
+    ).split("|")
+    return {"doc_type": doc_type, "country": country, "number": number, **person.details}

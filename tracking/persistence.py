@@ -1,0 +1,106 @@
+"""The event store with the library's defaults changed for a service.
+
+Defaults that would make a request hang (lock timeout 0, pool waits of 30 s retried ten times)
+are replaced so that an unavailable store fails within `Settings.db_timeout_s`; the API turns
+that failure into 503. SQLite runs in WAL mode with synchronous FULL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
+
+from tracking.settings import Settings
+
+APP_NAME = "tracking"
+
+
+def _single_attempt(method: Callable[..., Any]) -> Callable[..., Any]:
+    # The library retries connection errors ten times, 0.2 s apart, each after a full pool
+    # wait: a request would hang for half a minute. One attempt, then 503.
+    return getattr(method, "__wrapped__", method)
+
+
+class FailFastPostgresRecorder(PostgresApplicationRecorder):
+    insert_events = _single_attempt(PostgresApplicationRecorder.insert_events)
+    select_events = _single_attempt(PostgresApplicationRecorder.select_events)
+    select_notifications = _single_attempt(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _single_attempt(PostgresApplicationRecorder.max_notification_id)
+
+
+class FailFastPostgresFactory(PostgresFactory):
+    application_recorder_class = FailFastPostgresRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        timeout = int(self.env.get("POSTGRES_CONNECT_TIMEOUT") or "2")
+        kwargs = self.datastore.pool.kwargs
+        assert isinstance(kwargs, dict)
+        # libpq's own connect timeout, which the library leaves unbounded.
+        kwargs["connect_timeout"] = max(timeout, 2)
+        kwargs["options"] = f"-c lock_timeout={timeout * 1000} -c statement_timeout=30000"
+
+
+class DurableSQLitePool(SQLiteConnectionPool):
+    def _create_connection(self) -> SQLiteConnection:
+        conn = super()._create_connection()
+        conn._sqlite_conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+
+class DurableSQLiteFactory(SQLiteFactory):
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        old = self.datastore.pool
+        self.datastore.pool = DurableSQLitePool(
+            db_name=old.db_name, lock_timeout=old.lock_timeout, pool_timeout=5.0
+        )
+        old.close()
+
+
+def store_env(settings: Settings, *, create_tables: bool) -> dict[str, str]:
+    """The eventsourcing environment for our application."""
+    create = "y" if create_tables else "n"
+    if settings.is_postgres:
+        p = settings.postgres_params
+        timeout = str(settings.db_timeout_s)
+        return {
+            "PERSISTENCE_MODULE": f"{__name__}:FailFastPostgresFactory",
+            "POSTGRES_DBNAME": p["dbname"],
+            "POSTGRES_HOST": p["host"],
+            "POSTGRES_PORT": p["port"],
+            "POSTGRES_USER": p["user"],
+            "POSTGRES_PASSWORD": p["password"],
+            "POSTGRES_CONNECT_TIMEOUT": timeout,
+            "POSTGRES_LOCK_TIMEOUT": timeout,
+            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_POOL_SIZE": "4",
+            "POSTGRES_MAX_OVERFLOW": "8",
+            "POSTGRES_MAX_WAITING": "64",
+            "CREATE_TABLE": create,
+        }
+    settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": f"{__name__}:DurableSQLiteFactory",
+        "SQLITE_DBNAME": str(settings.sqlite_path),
+        "SQLITE_LOCK_TIMEOUT": "5",
+        "CREATE_TABLE": create,
+    }
+
+
+def events_table(settings: Settings) -> str:
+    return f"{APP_NAME}_events" if settings.is_postgres else "stored_events"
+
+
+def sqlite_connect(settings: Settings) -> sqlite3.Connection:
+    """A connection for our own tables beside the SQLite event store (views, keys)."""
+    conn = sqlite3.connect(
+        settings.sqlite_path, timeout=5.0, isolation_level=None, check_same_thread=False
+    )
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn

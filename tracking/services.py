@@ -1,0 +1,43 @@
+"""Wiring: one place that builds the application and its side tables from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracking.accounts import Accounts
+from tracking.application import TrackingApp
+from tracking.persistence import store_env
+from tracking.settings import Settings
+from tracking.sidestore import SideStore
+from tracking.vault import PersonalDataVault
+
+
+@dataclass
+class Services:
+    settings: Settings
+    app: TrackingApp
+    store: SideStore
+    vault: PersonalDataVault
+    accounts: Accounts
+
+    def close(self) -> None:
+        self.app.close()
+        self.store.close()
+
+
+def open_services(settings: Settings, *, create_tables: bool = False) -> Services:
+    """Build the services. Tables are created by `migrate` once, not by every worker: several
+    processes starting at once with CREATE_TABLE=y fail on PostgreSQL."""
+    store = SideStore(settings)
+    vault = PersonalDataVault(store)
+    app = TrackingApp(store_env(settings, create_tables=create_tables), settings.secret, vault)
+    return Services(settings, app, store, vault, Accounts(app, settings.secret))
+
+
+def migrate(settings: Settings) -> None:
+    """Create the event store's and our own tables (idempotent)."""
+    services = open_services(settings, create_tables=True)
+    try:
+        services.vault.create_table()
+    finally:
+        services.close()

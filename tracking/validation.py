@@ -1,0 +1,48 @@
+"""Checks on what people type: names in any script, phones, Chinese resident ID numbers."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import phonenumbers
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+
+from domain.errors import InvalidInput
+
+# Bidi embedding/override/isolate controls can make a name display as something else.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean_name(value: str, *, field: str = "name", max_length: int = 100) -> str:
+    """NFC-normalised name; any script, combining marks and characters beyond the BMP kept."""
+    name = unicodedata.normalize("NFC", value).strip()
+    if not name:
+        raise InvalidInput(f"{field} is empty")
+    if len(name) > max_length:
+        raise InvalidInput(f"{field} is longer than {max_length} characters")
+    for ch in name:
+        if ch in _BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            if ch in ("\u200c", "\u200d"):  # joiners are part of correct spelling in some scripts
+                continue
+            raise InvalidInput(f"{field} contains an invisible control character (U+{ord(ch):04X})")
+    return name
+
+
+def e164_phone(value: str, default_region: str = "CN") -> str:
+    try:
+        number = phonenumbers.parse(value, default_region)
+    except phonenumbers.NumberParseException:
+        raise InvalidInput("the phone number is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInput("the phone number is not valid; include the country code, e.g. +44")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def prc_resident_id(value: str) -> str:
+    try:
+        return str(ric.validate(value))
+    except ValidationError:
+        raise InvalidInput(
+            "the resident ID number is not valid (18 characters; check the date and last digit)"
+        ) from None
