@@ -55,6 +55,7 @@ class TrackingApp(Application[UUID]):
         super().__init__(env)
         self.secret = secret
         self.vault = vault
+        self._known_entry_points: set[str] = set()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -152,12 +153,19 @@ class TrackingApp(Application[UUID]):
         """
         if not people:
             raise InvalidInput("a registration names at least one traveller")
-        self._get(EntryPoint, entry_point_id(entry_point), f"entry point {entry_point!r}")
+        self._check_entry_point(entry_point)
         keys = [identity_key(self.secret, p.doc_type, p.country, p.number) for p in people]
         if len(set(keys)) != len(keys):
             raise InvalidInput("the same document appears twice in one registration")
+        # Most submissions are first registrations: try that without reading the identity
+        # index; if a record exists, the save conflicts and we decide again having read it.
+        first_attempt = True
 
         def decide() -> Decision:
+            nonlocal first_attempt
+            if first_attempt:
+                first_attempt = False
+                return self._register_new(entry_point, people, keys, [None] * len(keys), ctx)
             records = [self._identity(k) for k in keys]
             open_journeys = [self._open_journey(r) for r in records]
             if all(j is not None for j in open_journeys):
@@ -170,6 +178,12 @@ class TrackingApp(Application[UUID]):
             return self._register_new(entry_point, people, keys, records, ctx)
 
         return execute(self, decide, idempotency)
+
+    def _check_entry_point(self, code: str) -> None:
+        # Entry points are never removed, so one that was seen once stays known.
+        if code not in self._known_entry_points:
+            self._get(EntryPoint, entry_point_id(code), f"entry point {code!r}")
+            self._known_entry_points.add(code)
 
     def _identity(self, key: str) -> IdentityRecord | None:
         try:
@@ -194,6 +208,7 @@ class TrackingApp(Application[UUID]):
         ctx: Context,
     ) -> Decision:
         journey_ids = [uuid4() for _ in people]
+        data_keys = {journey_id: self.vault.new_key() for journey_id in journey_ids}
         changed: list[Aggregate] = []
         party_id = journey_ids[0]
         if len(people) > 1:
@@ -201,7 +216,9 @@ class TrackingApp(Application[UUID]):
             party_id = party.id
             changed.append(party)
         for person, key, record, journey_id in zip(people, keys, records, journey_ids, strict=True):
-            personal = self.vault.seal(journey_id, _document_and_details(person))
+            personal = self.vault.seal(
+                journey_id, _document_and_details(person), data_keys[journey_id]
+            )
             journey = Journey.register(journey_id, key, party_id, entry_point, personal, ctx)
             if record is None:
                 record = IdentityRecord(identity_key=key, journey_id=journey_id)
@@ -216,6 +233,7 @@ class TrackingApp(Application[UUID]):
                 "already_registered": False,
                 "changed_fields": [],
             },
+            personal_keys=data_keys,
         )
 
     def _amend_all(
@@ -308,7 +326,7 @@ class TrackingApp(Application[UUID]):
         idempotency: Idempotency | None = None,
     ) -> Answer:
         def decide() -> Decision:
-            self._get(EntryPoint, entry_point_id(entry_point), f"entry point {entry_point!r}")
+            self._check_entry_point(entry_point)
             vehicle = self.vehicle(plate)
             run = TransportRun.plan(vehicle, escort, entry_point)
             vehicle.assign_run(run.id)

@@ -39,7 +39,8 @@ class Decision:
 
     changed: Sequence[Aggregate]
     answer: Answer
-    extra_events: list[CanMutateAggregate[UUID]] = field(default_factory=list)
+    # Data keys of new subjects, written in the same transaction as the events.
+    personal_keys: dict[UUID, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def execute(
         if not events:
             return decision.answer
         try:
-            app.save(*events)
+            app.save(*events, personal_keys=decision.personal_keys)
             return decision.answer
         except IntegrityError:
             if _landed(app, events):

@@ -33,16 +33,22 @@ class PersonalDataVault:
         with self.store.transaction() as cur:
             cur.execute(schema)
 
-    def seal(self, subject_id: UUID, data: dict[str, Any]) -> str:
-        key = self._key(subject_id, create=True)
-        assert key is not None
+    @staticmethod
+    def new_key() -> bytes:
+        """A key for a new subject; the caller saves it with the events (`personal_keys`)."""
+        return AESGCM.generate_key(bit_length=256)
+
+    def seal(self, subject_id: UUID, data: dict[str, Any], key: bytes | None = None) -> str:
+        key = key or self._key(subject_id)
+        if key is None:
+            raise LookupError(f"no data key for {subject_id}")
         nonce = os.urandom(12)
         plaintext = json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
         sealed = nonce + AESGCM(key).encrypt(nonce, plaintext, subject_id.bytes)
         return "v1:" + base64.b64encode(sealed).decode()
 
     def open(self, subject_id: UUID, sealed: str) -> dict[str, Any]:
-        key = self._key(subject_id, create=False)
+        key = self._key(subject_id)
         if key is None or not sealed.startswith("v1:"):
             return dict(ERASED)
         raw = base64.b64decode(sealed[3:])
@@ -54,23 +60,10 @@ class PersonalDataVault:
         with self.store.transaction() as cur:
             cur.execute("DELETE FROM personal_data_keys WHERE subject_id = ?", (str(subject_id),))
 
-    def _key(self, subject_id: UUID, *, create: bool) -> bytes | None:
-        with self.store.transaction(write=create) as cur:
+    def _key(self, subject_id: UUID) -> bytes | None:
+        with self.store.transaction(write=False) as cur:
             cur.execute(
                 "SELECT data_key FROM personal_data_keys WHERE subject_id = ?", (str(subject_id),)
             )
             row = cur.fetchone()
-            if row is not None:
-                return bytes(row[0])
-            if not create:
-                return None
-            key = AESGCM.generate_key(bit_length=256)
-            cur.execute(
-                "INSERT INTO personal_data_keys (subject_id, data_key) VALUES (?, ?)"
-                " ON CONFLICT (subject_id) DO NOTHING",
-                (str(subject_id), key),
-            )
-            cur.execute(
-                "SELECT data_key FROM personal_data_keys WHERE subject_id = ?", (str(subject_id),)
-            )
-            return bytes(cur.fetchone()[0])
+        return None if row is None else bytes(row[0])
