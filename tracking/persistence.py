@@ -8,10 +8,8 @@ that failure into 503. SQLite runs in WAL mode with synchronous FULL.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
-
-from collections.abc import Sequence
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
