@@ -9,6 +9,7 @@ answer as a receipt in the same transaction, so a repeat returns it, also after 
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from eventsourcing.persistence import (
     OperationalError,
     PersistenceError,
 )
+from psycopg_pool import PoolTimeout
 
 from domain.errors import DomainError
 from tracking.errors import Busy, IdempotencyKeyReused, StoreUnavailable
@@ -90,11 +92,10 @@ def execute(
             # Somebody else changed one of our aggregates first: decide again on fresh state.
             time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))  # noqa: S311
         except (OperationalError, InterfaceError) as e:
-            try:
-                if _landed(app, events):
-                    return decision.answer
-            except PersistenceError:
-                pass
+            if not isinstance(e.__cause__, PoolTimeout):  # no connection: nothing was sent
+                with contextlib.suppress(PersistenceError):
+                    if _landed(app, events):
+                        return decision.answer
             raise StoreUnavailable(str(e)) from e
     raise Busy("too many people changed these records at once; please try again")
 

@@ -1,0 +1,63 @@
+"""`create_app()`: the whole HTTP face, wired to one set of services."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
+from api.routers import auth, board, docs, health, journeys, reference, registrations, runs
+from dashboard import STATIC_DIR
+from projections.projector import Projector
+from tracking.services import open_services
+from tracking.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None, *, embedded_projector: bool | None = None
+) -> FastAPI:
+    settings = settings or load_settings()
+    if embedded_projector is None:
+        embedded_projector = os.environ.get("TRACKING_PROJECTOR", "embedded") == "embedded"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = open_services(settings)
+        stop = threading.Event()
+        worker: threading.Thread | None = None
+        if embedded_projector:
+            projector = Projector(settings)
+            worker = threading.Thread(
+                target=projector.run_forever, args=(stop,), name="projector", daemon=True
+            )
+            worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                worker.join(timeout=10)
+            app.state.services.close()
+
+    app = FastAPI(
+        title="Door-to-door tracking (车门到房门)",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (health, docs, auth, reference, registrations, journeys, runs, board):
+        app.include_router(module.router)
+    return app

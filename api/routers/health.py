@@ -1,0 +1,23 @@
+"""Liveness with the facts an operator needs first: which store, how far the views lag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import ServicesDep
+from projections.queries import read_position
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(services: ServicesDep) -> dict[str, Any]:
+    head = services.app.recorder.max_notification_id() or 0
+    position = read_position(services.store)
+    return {
+        "status": "ok",
+        "store": services.settings.store_kind,
+        "projector": {"position": position, "lag": max(head - position, 0)},
+    }

@@ -1,0 +1,254 @@
+"""Commands on one journey, from screening to release, and its timeline."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import AwareDatetime, BaseModel, Field
+
+from api.deps import AppDep, IdempotencyDep, ServicesDep, allow, context_for
+from domain.staff import Role
+from domain.stages import RiskLevel
+from projections.queries import read_timeline
+from tracking.accounts import StaffMember
+
+router = APIRouter(prefix="/api/journeys", tags=["journeys"])
+
+Screener = Annotated[StaffMember, Depends(allow(Role.SCREENER))]
+Dispatcher = Annotated[StaffMember, Depends(allow(Role.DISPATCHER))]
+Escort = Annotated[StaffMember, Depends(allow(Role.ESCORT))]
+Receiver = Annotated[StaffMember, Depends(allow(Role.RECEIVER))]
+Surveyor = Annotated[StaffMember, Depends(allow(Role.SURVEYOR, Role.COMMANDER))]
+Handler = Annotated[
+    StaffMember,
+    Depends(allow(Role.SCREENER, Role.DISPATCHER, Role.ESCORT, Role.RECEIVER, Role.COMMANDER)),
+]
+QuarantineStaff = Annotated[
+    StaffMember, Depends(allow(Role.RECEIVER, Role.SURVEYOR, Role.COMMANDER))
+]
+Exiting = Annotated[
+    StaffMember,
+    Depends(allow(Role.SCREENER, Role.DISPATCHER, Role.RECEIVER, Role.SURVEYOR, Role.COMMANDER)),
+]
+Viewer = Annotated[
+    StaffMember,
+    Depends(
+        allow(
+            Role.DISPATCHER,
+            Role.COMMANDER,
+            Role.SCREENER,
+            Role.ESCORT,
+            Role.RECEIVER,
+            Role.SURVEYOR,
+        )
+    ),
+]
+
+
+class FieldFacts(BaseModel):
+    """Where the staff member was and the device's clock when it happened."""
+
+    where: str = Field(default="", max_length=100)
+    occurred_at: AwareDatetime | None = None
+
+
+class Screen(FieldFacts):
+    risk: RiskLevel
+    temperature: float | None = Field(default=None, ge=30, le=45)
+    symptomatic: bool = False
+    sample_taken: bool = False
+
+
+class AssignDestination(FieldFacts):
+    site: str = Field(min_length=1, max_length=40)
+    room: str = Field(default="", max_length=20)
+
+
+class WithReason(FieldFacts):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class AssignSeats(FieldFacts):
+    run_id: UUID
+
+
+class Scan(FieldFacts):
+    scan_id: str = Field(
+        min_length=8, max_length=100, description="unique per scan, from the device"
+    )
+
+
+class ScanBoarding(Scan):
+    run_id: UUID
+
+
+class ScanCheckIn(Scan):
+    site: str = Field(min_length=1, max_length=40)
+
+
+class OfferCustody(FieldFacts):
+    offered_to: str = Field(pattern=r"^(desk|escort|receiver):[A-Za-z0-9-]{1,40}$")
+
+
+class AcceptCustody(FieldFacts):
+    custodian: str = Field(pattern=r"^(desk|escort|receiver):[A-Za-z0-9-]{1,40}$")
+
+
+class RecordSurvey(FieldFacts):
+    risk: RiskLevel
+    answers: dict[str, Any] = Field(default_factory=dict)
+
+
+class StartQuarantine(FieldFacts):
+    planned_end: date
+
+
+def _ctx(member: StaffMember, facts: FieldFacts) -> Any:
+    occurred: datetime | None = facts.occurred_at
+    return context_for(member, facts.where, occurred)
+
+
+@router.get("/{journey_id}")
+def journey_status(journey_id: UUID, app: AppDep, _: Viewer) -> dict[str, Any]:
+    journey = app.journey(journey_id)
+    return {
+        "journey_id": str(journey.id),
+        "stage": journey.stage.value,
+        "party_id": str(journey.party_id),
+        "entry_point": journey.entry_point,
+        "custodian": journey.custodian,
+        "offered_to": journey.offered_to,
+        "site_id": str(journey.site_id) if journey.site_id else None,
+        "room": journey.room,
+        "run_id": str(journey.run_id) if journey.run_id else None,
+        "seat": journey.seat,
+        "version": journey.version,
+    }
+
+
+@router.get("/{journey_id}/timeline")
+def timeline(journey_id: UUID, services: ServicesDep, _: Viewer) -> dict[str, Any]:
+    entries = read_timeline(services.store, journey_id)
+    if entries is None:
+        raise HTTPException(status_code=404, detail="no such journey (or not projected yet)")
+    return {"journey_id": str(journey_id), "events": entries}
+
+
+@router.post("/{journey_id}/screening")
+def screen(
+    journey_id: UUID, body: Screen, app: AppDep, who: Screener, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.screen(
+        journey_id,
+        body.risk,
+        body.temperature,
+        body.symptomatic,
+        body.sample_taken,
+        _ctx(who, body),
+        idem,
+    )
+
+
+@router.post("/{journey_id}/destination")
+def assign_destination(
+    journey_id: UUID, body: AssignDestination, app: AppDep, who: Dispatcher, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.assign_destination(journey_id, body.site, _ctx(who, body), body.room, idem)
+
+
+@router.post("/{journey_id}/destination/withdrawal")
+def withdraw_destination(
+    journey_id: UUID, body: WithReason, app: AppDep, who: Dispatcher, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.withdraw_destination(journey_id, body.reason, _ctx(who, body), idem)
+
+
+@router.post("/{journey_id}/seats")
+def assign_seats(
+    journey_id: UUID, body: AssignSeats, app: AppDep, who: Dispatcher, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.assign_seats(journey_id, body.run_id, _ctx(who, body), idem)
+
+
+@router.post("/{journey_id}/seat/withdrawal")
+def withdraw_seat(
+    journey_id: UUID, body: WithReason, app: AppDep, who: Dispatcher, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.withdraw_seat(journey_id, body.reason, _ctx(who, body), idem)
+
+
+@router.post("/{journey_id}/boarding")
+def scan_boarding(
+    journey_id: UUID, body: ScanBoarding, app: AppDep, who: Escort, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.scan_boarding(journey_id, body.run_id, body.scan_id, _ctx(who, body), idem)
+
+
+@router.post("/{journey_id}/check-in")
+def scan_check_in(
+    journey_id: UUID, body: ScanCheckIn, app: AppDep, who: Receiver, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.scan_check_in(journey_id, body.site, body.scan_id, _ctx(who, body), idem)
+
+
+@router.post("/{journey_id}/custody/offer")
+def offer_custody(
+    journey_id: UUID, body: OfferCustody, app: AppDep, who: Handler, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.offer_custody(journey_id, body.offered_to, _ctx(who, body), idem)
+
+
+@router.post("/{journey_id}/custody/acceptance")
+def accept_custody(
+    journey_id: UUID, body: AcceptCustody, app: AppDep, who: Handler, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.accept_custody(journey_id, body.custodian, _ctx(who, body), idem)
+
+
+@router.post("/{journey_id}/survey")
+def record_survey(
+    journey_id: UUID, body: RecordSurvey, app: AppDep, who: Surveyor, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.record_survey(journey_id, body.risk, body.answers, _ctx(who, body), idem)
+
+
+@router.post("/{journey_id}/quarantine")
+def start_quarantine(
+    journey_id: UUID,
+    body: StartQuarantine,
+    app: AppDep,
+    who: QuarantineStaff,
+    idem: IdempotencyDep,
+) -> dict[str, Any]:
+    return app.start_quarantine(journey_id, body.planned_end, _ctx(who, body), idem)
+
+
+@router.post("/{journey_id}/release")
+def release(
+    journey_id: UUID, body: FieldFacts, app: AppDep, who: QuarantineStaff, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.release(journey_id, _ctx(who, body), idem)
+
+
+@router.post("/{journey_id}/hospital-referral")
+def refer_to_hospital(
+    journey_id: UUID, body: WithReason, app: AppDep, who: Exiting, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.refer_to_hospital(journey_id, body.reason, _ctx(who, body), idem)
+
+
+@router.post("/{journey_id}/no-show")
+def mark_no_show(
+    journey_id: UUID, body: FieldFacts, app: AppDep, who: Exiting, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.mark_no_show(journey_id, _ctx(who, body), idem)
+
+
+@router.post("/{journey_id}/cancellation")
+def cancel(
+    journey_id: UUID, body: WithReason, app: AppDep, who: Exiting, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.cancel(journey_id, body.reason, _ctx(who, body), idem)

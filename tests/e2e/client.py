@@ -1,0 +1,79 @@
+"""A thin HTTP client speaking the API's vocabulary, for end-to-end tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from uuid import uuid4
+
+import httpx
+
+from domain.staff import Role
+from tracking.services import open_services
+from tracking.settings import Settings
+
+PASSWORD = "correct horse battery staple"
+
+
+def add_staff(settings: Settings, role: Role) -> str:
+    username = f"{role.value}-{uuid4().hex[:6]}"
+    services = open_services(settings)
+    try:
+        services.accounts.add(username, role, f"Test {role.value}", PASSWORD)
+    finally:
+        services.close()
+    return username
+
+
+class Api:
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=15)
+
+    @classmethod
+    def signed_in(cls, base_url: str, settings: Settings, role: Role) -> Api:
+        username = add_staff(settings, role)
+        answer = httpx.post(
+            f"{base_url}/api/auth/token", json={"username": username, "password": PASSWORD}
+        )
+        answer.raise_for_status()
+        return cls(base_url, answer.json()["access_token"])
+
+    def post(
+        self, path: str, body: dict[str, Any], *, key: str | None = None, expect: int | None = 200
+    ) -> Any:
+        headers = {"Idempotency-Key": key} if key else {}
+        response = self.http.post(path, json=body, headers=headers)
+        if expect is not None:
+            assert response.status_code == expect, (path, response.status_code, response.text)
+        return response.json()
+
+    def get(self, path: str, *, expect: int = 200) -> Any:
+        response = self.http.get(path)
+        assert response.status_code == expect, (path, response.status_code, response.text)
+        return response.json()
+
+    def wait_for_views(self, timeout: float = 20) -> dict[str, Any]:
+        """Wait until the projector has applied everything recorded so far."""
+        deadline = time.monotonic() + timeout
+        while True:
+            health = self.get("/healthz")
+            if health["projector"]["lag"] == 0:
+                return health  # type: ignore[no-any-return]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"views still lag: {health}")
+            time.sleep(0.05)
+
+
+def traveller(number: str, name: str = "测试 旅客", **extra: Any) -> dict[str, Any]:
+    return {
+        "doc_type": "passport",
+        "doc_country": "GBR",
+        "doc_number": number,
+        "name_native": name,
+        "name_latin": "TEST TRAVELLER",
+        "phone": "+447911123456",
+        "flight": "CZ3100",
+        "came_from": "London",
+        **extra,
+    }
