@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from domain.errors import InvalidInput
+
+HANDOFF_KINDS = ("desk", "escort", "receiver")
+
 
 def desk(entry_point: str) -> str:
     return f"desk:{entry_point}"
@@ -22,3 +26,13 @@ HOSPITAL = "hospital"
 
 def kind_of(custodian: str) -> str:
     return custodian.split(":", 1)[0]
+
+
+def validated(custodian: str) -> str:
+    """A custodian a handoff can name: `desk:<entry point>`, `escort:<run>`, `receiver:<site>`."""
+    kind, _, ref = custodian.strip().partition(":")
+    if kind not in HANDOFF_KINDS or not ref.strip():
+        raise InvalidInput(
+            "custody is handed to a desk, an escort or a receiver, e.g. 'escort:<run id>'"
+        )
+    return f"{kind}:{ref.strip()}"

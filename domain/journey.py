@@ -223,9 +223,10 @@ class Journey(Aggregate):
 
     def withdraw_seat(self, reason: str, ctx: Context) -> None:
         self._require(Stage.SEAT_ASSIGNED, doing="withdraw the seat")
+        reason = _reason(reason)
         if self.offered_to is not None:
             self._custody_offer_withdrawn(offered_to=self.offered_to, ctx=ctx)
-        self._seat_withdrawn(reason=_reason(reason), ctx=ctx)
+        self._seat_withdrawn(reason=reason, ctx=ctx)
 
     def board(self, run_id: UUID, scan_id: str, ctx: Context) -> ScanOutcome:
         """The escort scans the traveller at the car door: custody passes desk → escort."""
@@ -241,6 +242,7 @@ class Journey(Aggregate):
             )
             return ScanOutcome.MISDIRECTED
         self._require(Stage.SEAT_ASSIGNED, doing="board")
+        self._require_offer_to(custody.escort(run_id))
         self._custody_accepted(custodian=custody.escort(run_id), ctx=ctx)
         self._boarded(run_id=run_id, scan_id=scan_id, ctx=ctx)
         return ScanOutcome.ACCEPTED
@@ -275,12 +277,14 @@ class Journey(Aggregate):
             return ScanOutcome.MISDIRECTED
         self._require(Stage.ARRIVED, doing="check in")
         assert self.site_id is not None
+        self._require_offer_to(custody.receiver(self.site_id))
         self._custody_accepted(custodian=custody.receiver(self.site_id), ctx=ctx)
         self._checked_in(site_id=site_id, room=self.room, scan_id=scan_id, ctx=ctx)
         return ScanOutcome.ACCEPTED
 
     def offer_custody(self, offered_to: str, ctx: Context) -> None:
         """A hand-over between two custodians outside the planned legs (e.g. escort swap)."""
+        offered_to = custody.validated(offered_to)
         if self.custodian is None or self.is_closed:
             raise RuleBroken("nobody holds custody of this journey, so nobody can hand it over")
         if offered_to == self.custodian:
@@ -321,6 +325,14 @@ class Journey(Aggregate):
     def cancel(self, reason: str, ctx: Context) -> None:
         self._require(*sorted(BEFORE_CAR_DOOR, key=lambda s: s.rank), doing="cancel")
         self._cancelled(reason=_reason(reason), ctx=ctx)
+
+    def _require_offer_to(self, custodian: str) -> None:
+        # A handoff is offered and accepted: nobody takes custody that was not offered to them.
+        if self.offered_to != custodian:
+            raise RuleBroken(
+                f"custody of this traveller is offered to {self.offered_to or 'nobody'}, "
+                f"not to {custodian}"
+            )
 
     def _check_run(self, run_id: UUID) -> None:
         if self.run_id != run_id:

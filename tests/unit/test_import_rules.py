@@ -427,7 +427,7 @@ def test_checker_reports_package_cycle(tmp_path: Path) -> None:
         tmp_path,
         {
             "tracking/__init__.py": "",
-            "tracking/cli.py": "from api.app import app\n",
+            "tracking/wiring.py": "from api.app import app\n",
             "api/__init__.py": "",
             "api/app.py": "import tracking\n",
         },
