@@ -10,6 +10,7 @@ import typer
 from domain.errors import DomainError
 from domain.staff import Role
 from projections.cli import app as projections_app
+from projections.projector import Projector
 from tracking.demo import demo_accounts, seed_demo
 from tracking.services import Services, migrate, open_services
 from tracking.settings import Settings, load_settings
@@ -20,11 +21,21 @@ app.add_typer(users, name="users")
 app.add_typer(projections_app, name="projections", help="Read-side views.")
 
 
+def migrate_all(settings: Settings) -> None:
+    """The event store's tables, our own tables and the view tables, created once."""
+    migrate(settings)
+    projector = Projector(settings)
+    try:
+        projector.setup()
+    finally:
+        projector.close()
+
+
 @app.command("migrate")
 def migrate_command() -> None:
-    """Create the store's tables (run once before starting workers)."""
+    """Create every table (run once before starting workers)."""
     settings = load_settings()
-    migrate(settings)
+    migrate_all(settings)
     typer.echo(f"tables ready on {settings.store_kind}")
 
 
@@ -45,7 +56,7 @@ def serve(
     import uvicorn
 
     settings = load_settings()
-    migrate(settings)
+    migrate_all(settings)
     if demo:
         with_services(seed_demo, settings)
         services = open_services(settings)

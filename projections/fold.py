@@ -1,0 +1,327 @@
+"""Folding one page of the log into the rows it changes.
+
+A page is folded in memory against the prior rows of what it touches (loaded in the same
+transaction that writes the result), so each table gets one set-based write per page however
+many events touched it. Counts are maintained from before/after differences, never recounted.
+The result depends only on the events, not on where page boundaries fall: rows whose count
+reaches zero are deleted, so a killed-and-resumed rebuild ends identical to a clean one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from domain import custody, transport
+from domain.journey import Journey
+from domain.site import HELD, OCCUPIED, Site
+from domain.stages import Stage
+from domain.transport import TransportRun, Vehicle
+from projections import decode
+from projections.events import Event, Json, Row
+from projections.schema import (
+    BOARD_SITE_COUNTS,
+    BOARD_STAGE_COUNTS,
+    ENTRY_POINTS,
+    JOURNEY_STAGE,
+    JOURNEY_TIMELINE,
+    RUNS,
+    SITE_OCCUPANCY,
+    SITE_ROOMS,
+    VEHICLES,
+    Table,
+)
+
+
+class ProjectionError(Exception):
+    """The log holds something the views cannot take (a bug or a damaged store)."""
+
+
+# The stage a Journey event moves its journey into (journey.py's recording methods).
+STAGE_AFTER: dict[str, str] = {
+    Journey.Registered.__name__: Stage.REGISTERED.value,
+    Journey.Screened.__name__: Stage.SCREENED.value,
+    Journey.DestinationAssigned.__name__: Stage.DESTINATION_ASSIGNED.value,
+    Journey.DestinationWithdrawn.__name__: Stage.SCREENED.value,
+    Journey.SeatAssigned.__name__: Stage.SEAT_ASSIGNED.value,
+    Journey.SeatWithdrawn.__name__: Stage.DESTINATION_ASSIGNED.value,
+    Journey.Boarded.__name__: Stage.BOARDED.value,
+    Journey.Departed.__name__: Stage.IN_TRANSIT.value,
+    Journey.Arrived.__name__: Stage.ARRIVED.value,
+    Journey.CheckedIn.__name__: Stage.CHECKED_IN.value,
+    Journey.QuarantineStarted.__name__: Stage.UNDER_QUARANTINE.value,
+    Journey.Released.__name__: Stage.RELEASED.value,
+    Journey.ReferredToHospital.__name__: Stage.REFERRED_TO_HOSPITAL.value,
+    Journey.MarkedNoShow.__name__: Stage.NO_SHOW.value,
+    Journey.Cancelled.__name__: Stage.CANCELLED.value,
+}
+
+
+@dataclass(slots=True)
+class JourneyRow:
+    stage: str
+    entered_at: str
+    entry_point: str
+    site_id: str | None
+    run_id: str | None
+    party_id: str | None
+    custodian: str | None
+    version: int
+
+
+@dataclass(slots=True)
+class SiteRow:
+    code: str
+    name: str
+    kind: str
+    capacity: int
+    held: int
+    occupied: int
+
+
+@dataclass(slots=True)
+class RunRow:
+    vehicle_id: str | None
+    plate: str
+    status: str
+    seats: int
+    seated: int
+    boarded: int
+    handed_over: int
+    escort: str
+    entry_point: str
+
+
+@dataclass(slots=True)
+class VehicleRow:
+    plate: str
+    seats: int
+    active_run: str | None
+
+
+def _set_custodian(row: JourneyRow, state: Json) -> None:
+    row.custodian = state["custodian"]
+
+
+def _set_site(row: JourneyRow, state: Json) -> None:
+    row.site_id = decode.uuid(state["site_id"])
+
+
+def _clear_site(row: JourneyRow, state: Json) -> None:
+    row.site_id = None
+
+
+def _set_run(row: JourneyRow, state: Json) -> None:
+    row.run_id = decode.uuid(state["run_id"])
+
+
+def _clear_run(row: JourneyRow, state: Json) -> None:
+    row.run_id = None
+
+
+def _to_hospital(row: JourneyRow, state: Json) -> None:
+    row.custodian = custody.HOSPITAL  # the domain hands custody to the hospital on referral
+
+
+def _close(row: JourneyRow, state: Json) -> None:
+    row.custodian = None
+
+
+# What else a Journey event changes on the journey's row (besides stage and version).
+JOURNEY_EFFECTS: dict[str, Callable[[JourneyRow, Json], None]] = {
+    Journey.Screened.__name__: _set_custodian,
+    Journey.CustodyAccepted.__name__: _set_custodian,
+    Journey.DestinationAssigned.__name__: _set_site,
+    Journey.CheckedIn.__name__: _set_site,
+    Journey.DestinationWithdrawn.__name__: _clear_site,
+    Journey.SeatAssigned.__name__: _set_run,
+    Journey.Boarded.__name__: _set_run,
+    Journey.SeatWithdrawn.__name__: _clear_run,
+    Journey.ReferredToHospital.__name__: _to_hospital,
+    Journey.Released.__name__: _close,
+    Journey.MarkedNoShow.__name__: _close,
+    Journey.Cancelled.__name__: _close,
+}
+
+ROOM_STATUS_AFTER = {Site.RoomHeld.__name__: HELD, Site.RoomOccupied.__name__: OCCUPIED}
+RUN_STATUS_AFTER = {
+    TransportRun.PassengerBoarded.__name__: transport.BOARDING,
+    TransportRun.Departed.__name__: transport.DEPARTED,
+    TransportRun.Arrived.__name__: transport.ARRIVED,
+    TransportRun.Closed.__name__: transport.CLOSED,
+}
+
+
+@dataclass
+class Changes:
+    """A page's effect: rows to upsert (or add, for counters) and keys to delete, per table."""
+
+    upserts: list[tuple[Table, list[Row]]]
+    deletes: list[tuple[Table, list[Row]]]
+    # Counter rows that may have dropped to zero; they are deleted so that the views do not
+    # depend on page boundaries.
+    zero_checks: list[tuple[Table, list[Row]]]
+
+
+class Fold:
+    def __init__(self, loaded: dict[Table, list[Row]]) -> None:
+        self.journeys = {r[0]: JourneyRow(*r[1:]) for r in loaded.get(JOURNEY_STAGE, ())}
+        self.before: dict[str, tuple[str, str | None] | None] = {
+            jid: (row.stage, row.site_id) for jid, row in self.journeys.items()
+        }
+        self.sites = {r[0]: SiteRow(*r[1:]) for r in loaded.get(SITE_OCCUPANCY, ())}
+        self.rooms: dict[tuple[str, str], str | None] = {
+            (r[0], r[1]): r[2] for r in loaded.get(SITE_ROOMS, ())
+        }
+        self.runs = {r[0]: RunRow(*r[1:]) for r in loaded.get(RUNS, ())}
+        self.vehicles = {r[0]: VehicleRow(*r[1:]) for r in loaded.get(VEHICLES, ())}
+        self.entry_points: dict[str, str] = {}
+        self.timeline: list[Row] = []
+        self.touched: dict[str, set[str]] = {"site": set(), "run": set(), "vehicle": set()}
+        self.touched_rooms: set[tuple[str, str]] = set()
+        self._apply = {
+            "journey": self._journey, "site": self._site, "run": self._run,
+            "vehicle": self._vehicle, "entry_point": self._entry_point,
+        }
+
+    def apply(self, events: Iterable[Event]) -> Changes:
+        for e in events:
+            self._apply[e.kind](e)
+        return self._changes()
+
+    def _missing(self, e: Event) -> ProjectionError:
+        return ProjectionError(
+            f"notification {e.position}: {e.kind} {e.originator_id} has event {e.name} "
+            "but its creation was never projected"
+        )
+
+    def _journey(self, e: Event) -> None:
+        s = e.state
+        actor, role, where, occurred_at = decode.context(s)
+        recorded = decode.recorded_at(s)
+        self.timeline.append(
+            (e.originator_id, e.version, e.position, e.name, actor, role, where, occurred_at,
+             recorded, decode.summary(s))
+        )
+        if e.version == 1:
+            self.before[e.originator_id] = None
+            self.journeys[e.originator_id] = JourneyRow(
+                Stage.REGISTERED.value, recorded, s["entry_point"], None, None,
+                decode.uuid(s["party_id"]), None, 1,
+            )
+            return
+        row = self.journeys.get(e.originator_id)
+        if row is None:
+            raise self._missing(e)
+        row.version = e.version
+        stage = STAGE_AFTER.get(e.name)
+        if stage is not None and stage != row.stage:
+            row.stage = stage
+            row.entered_at = recorded
+        effect = JOURNEY_EFFECTS.get(e.name)
+        if effect is not None:
+            effect(row, s)
+
+    def _site(self, e: Event) -> None:
+        s, sid = e.state, e.originator_id
+        self.touched["site"].add(sid)
+        if e.name == Site.Registered.__name__:
+            self.sites[sid] = SiteRow(s["code"], s["name"], s["kind"], s["capacity"], 0, 0)
+            return
+        site = self.sites.get(sid)
+        if site is None:
+            raise self._missing(e)
+        room = (sid, s["room"])
+        before = self.rooms.get(room)
+        self.touched_rooms.add(room)
+        if before == HELD:
+            site.held -= 1
+        elif before == OCCUPIED:
+            site.occupied -= 1
+        after = ROOM_STATUS_AFTER.get(e.name)  # RoomReleased frees the room: no row
+        if after == HELD:
+            site.held += 1
+        elif after == OCCUPIED:
+            site.occupied += 1
+        self.rooms[room] = after
+
+    def _run(self, e: Event) -> None:
+        s, rid = e.state, e.originator_id
+        self.touched["run"].add(rid)
+        if e.name == TransportRun.Planned.__name__:
+            self.runs[rid] = RunRow(
+                decode.uuid(s["vehicle_id"]), s["plate"], transport.PLANNED, s["seats"],
+                0, 0, 0, s["escort"], s["entry_point"],
+            )
+            return
+        run = self.runs.get(rid)
+        if run is None:
+            raise self._missing(e)
+        if e.name == TransportRun.SeatAssigned.__name__:
+            run.seated += 1
+        elif e.name == TransportRun.SeatReleased.__name__:
+            run.seated -= 1
+        elif e.name == TransportRun.PassengerBoarded.__name__:
+            run.boarded += 1
+        elif e.name == TransportRun.PassengerHandedOver.__name__:
+            run.handed_over += 1
+        run.status = RUN_STATUS_AFTER.get(e.name, run.status)
+
+    def _vehicle(self, e: Event) -> None:
+        s, vid = e.state, e.originator_id
+        self.touched["vehicle"].add(vid)
+        if e.name == Vehicle.Registered.__name__:
+            self.vehicles[vid] = VehicleRow(s["plate"], s["seats"], None)
+            return
+        vehicle = self.vehicles.get(vid)
+        if vehicle is None:
+            raise self._missing(e)
+        if e.name == Vehicle.RunAssigned.__name__:
+            vehicle.active_run = decode.uuid(s["run_id"])
+        elif e.name == Vehicle.RunFinished.__name__:
+            vehicle.active_run = None
+
+    def _entry_point(self, e: Event) -> None:
+        self.entry_points[e.state["code"]] = e.state["name"]
+
+    def _changes(self) -> Changes:
+        stage_delta: Counter[str] = Counter()
+        site_delta: Counter[tuple[str, str]] = Counter()
+        journey_rows: list[Row] = []
+        for jid, before in self.before.items():
+            row = self.journeys[jid]
+            journey_rows.append((jid, *_values(row)))
+            if before is not None and before == (row.stage, row.site_id):
+                continue  # loaded but unchanged in stage and site (e.g. amended, surveyed)
+            if before is not None:
+                stage_delta[before[0]] -= 1
+                if before[1] is not None:
+                    site_delta[(before[1], before[0])] -= 1
+            stage_delta[row.stage] += 1
+            if row.site_id is not None:
+                site_delta[(row.site_id, row.stage)] += 1
+        rooms = sorted(self.touched_rooms)
+        return Changes(
+            upserts=[
+                (JOURNEY_STAGE, journey_rows),
+                (JOURNEY_TIMELINE, self.timeline),
+                (BOARD_STAGE_COUNTS, [(k, n) for k, n in sorted(stage_delta.items()) if n]),
+                (BOARD_SITE_COUNTS, [(*k, n) for k, n in sorted(site_delta.items()) if n]),
+                (SITE_OCCUPANCY, self._rows(self.sites, "site")),
+                (SITE_ROOMS, [(*k, s) for k in rooms if (s := self.rooms[k]) is not None]),
+                (RUNS, self._rows(self.runs, "run")),
+                (VEHICLES, self._rows(self.vehicles, "vehicle")),
+                (ENTRY_POINTS, sorted(self.entry_points.items())),
+            ],
+            deletes=[(SITE_ROOMS, [k for k in rooms if self.rooms[k] is None])],
+            zero_checks=[(BOARD_SITE_COUNTS, [k for k, n in sorted(site_delta.items()) if n < 0])],
+        )
+
+    def _rows(self, rows: dict[str, Any], kind: str) -> list[Row]:
+        return [(key, *_values(rows[key])) for key in sorted(self.touched[kind])]
+
+
+def _values(row: Any) -> tuple[Any, ...]:
+    return tuple(getattr(row, f) for f in row.__slots__)

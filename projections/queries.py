@@ -1,0 +1,229 @@
+"""Read functions for the API: each reads in ONE snapshot, so the position it reports is the
+position its rows reflect (a board delta can then say exactly what it follows).
+
+Before the projector's first setup there are no view tables; the reads then answer as of
+position 0 (empty board, no timeline) instead of failing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+import psycopg
+
+from domain.stages import Stage
+from domain.transport import CLOSED
+from projections.schema import POSITION_TABLE, PROJECTION
+from tracking.sidestore import Cursor, SideStore
+
+JOURNEYS_PER_STAGE = 200  # newest first: a board column shows the latest arrivals
+
+
+class _NoViews(Exception):
+    pass
+
+
+@contextmanager
+def _snapshot(store: SideStore) -> Iterator[Cursor]:
+    try:
+        with store.transaction(write=False) as cur:
+            if store.is_postgres:
+                # One snapshot for every statement below (READ COMMITTED takes one each).
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield cur
+    except psycopg.errors.UndefinedTable as e:
+        raise _NoViews from e
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            raise _NoViews from e
+        raise
+
+
+def _position(cur: Cursor) -> tuple[int, bool]:
+    cur.execute(
+        f"SELECT position, rebuild_target FROM {POSITION_TABLE} WHERE name = ?",  # noqa: S608
+        (PROJECTION,),
+    )
+    row = cur.fetchone()
+    return (0, False) if row is None else (int(row[0]), row[1] is not None)
+
+
+def _iso(value: Any) -> str | None:
+    """Times as UTC ISO 8601 text on both backends (PostgreSQL gives datetimes, SQLite text)."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.astimezone(UTC).isoformat()
+
+
+def _id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def read_position(store: SideStore) -> int:
+    try:
+        with _snapshot(store) as cur:
+            return _position(cur)[0]
+    except _NoViews:
+        return 0
+
+
+def _empty_board() -> dict[str, Any]:
+    return {
+        "position": 0, "rebuilding": False, "stages": {s.value: 0 for s in Stage},
+        "sites": [], "journeys_by_stage": {s.value: [] for s in Stage}, "runs": [],
+    }
+
+
+def read_board(store: SideStore) -> dict[str, Any]:
+    """Counts per stage (zeros included), per site and street, the newest journeys of each
+    stage with the time they entered it, and the runs still on the road."""
+    try:
+        with _snapshot(store) as cur:
+            position, rebuilding = _position(cur)
+            stages = {s.value: 0 for s in Stage}
+            cur.execute("SELECT stage, n FROM board_stage_counts")
+            stages.update({stage: int(n) for stage, n in cur.fetchall()})
+            by_stage = {}
+            for stage in Stage:
+                cur.execute(
+                    "SELECT journey_id, entered_at FROM journey_stage WHERE stage = ? "
+                    "ORDER BY entered_at DESC, journey_id LIMIT ?",
+                    (stage.value, JOURNEYS_PER_STAGE),
+                )
+                by_stage[stage.value] = [
+                    {"journey_id": _id(j), "entered_at": _iso(t)} for j, t in cur.fetchall()
+                ]
+            cur.execute(
+                "SELECT run_id, vehicle_id, plate, status, seats, seated, boarded, handed_over, "
+                "escort, entry_point FROM runs WHERE status <> ? ORDER BY plate, run_id",
+                (CLOSED,),
+            )
+            runs = [_run(r) for r in cur.fetchall()]
+            sites = _sites(cur, with_counts=True)
+    except _NoViews:
+        return _empty_board()
+    return {
+        "position": position, "rebuilding": rebuilding, "stages": stages, "sites": sites,
+        "journeys_by_stage": by_stage, "runs": runs,
+    }
+
+
+def _run(r: Any) -> dict[str, Any]:
+    keys = ("run_id", "vehicle_id", "plate", "status", "seats", "seated", "boarded",
+            "handed_over", "escort", "entry_point")
+    run = dict(zip(keys, r, strict=True))
+    run["run_id"], run["vehicle_id"] = _id(run["run_id"]), _id(run["vehicle_id"])
+    return run
+
+
+def _sites(cur: Cursor, *, with_counts: bool) -> list[dict[str, Any]]:
+    cur.execute(
+        "SELECT site_id, code, name, kind, capacity, held, occupied FROM site_occupancy "
+        "ORDER BY kind, code"
+    )
+    sites = [
+        {
+            "site_id": _id(sid), "code": code, "name": name, "kind": kind,
+            "capacity": capacity, "held": held, "occupied": occupied,
+            "free": capacity - held - occupied,
+        }
+        for sid, code, name, kind, capacity, held, occupied in cur.fetchall()
+    ]
+    if with_counts:
+        counts: dict[str, dict[str, int]] = {}
+        cur.execute("SELECT site_id, stage, n FROM board_site_counts")
+        for sid, stage, n in cur.fetchall():
+            counts.setdefault(str(sid), {})[stage] = int(n)
+        for site in sites:
+            site["stages"] = counts.get(site["site_id"], {})
+    return sites
+
+
+def _journey_id(journey_id: UUID | str) -> str | None:
+    try:
+        return str(UUID(str(journey_id)))
+    except ValueError:
+        return None
+
+
+def read_journey(store: SideStore, journey_id: UUID | str) -> dict[str, Any] | None:
+    """Where one journey is now: stage (and since when), site, run, custodian."""
+    jid = _journey_id(journey_id)
+    if jid is None:
+        return None
+    try:
+        with _snapshot(store) as cur:
+            position = _position(cur)[0]
+            cur.execute(
+                "SELECT stage, entered_at, entry_point, site_id, run_id, party_id, custodian, "
+                "version FROM journey_stage WHERE journey_id = ?",
+                (jid,),
+            )
+            row = cur.fetchone()
+    except _NoViews:
+        return None
+    if row is None:
+        return None
+    stage, entered_at, entry_point, site_id, run_id, party_id, custodian, version = row
+    return {
+        "journey_id": jid, "position": position, "stage": stage, "entered_at": _iso(entered_at),
+        "entry_point": entry_point, "site_id": _id(site_id), "run_id": _id(run_id),
+        "party_id": _id(party_id), "custodian": custodian, "version": version,
+    }
+
+
+def read_timeline(store: SideStore, journey_id: UUID | str) -> list[dict[str, Any]] | None:
+    """Every event of one journey in order, with who, where, device time and recorded time;
+    None if the views know no such journey."""
+    jid = _journey_id(journey_id)
+    if jid is None:
+        return None
+    try:
+        with _snapshot(store) as cur:
+            cur.execute("SELECT 1 FROM journey_stage WHERE journey_id = ?", (jid,))
+            if cur.fetchone() is None:
+                return None
+            cur.execute(
+                "SELECT version, notification_id, event_type, actor, role, place, occurred_at, "
+                "recorded_at, summary FROM journey_timeline WHERE journey_id = ? ORDER BY version",
+                (jid,),
+            )
+            rows = cur.fetchall()
+    except _NoViews:
+        return None
+    return [
+        {
+            "version": version, "notification_id": nid, "event_type": event_type, "actor": actor,
+            "role": role, "where": place, "occurred_at": _iso(occurred_at),
+            "recorded_at": _iso(recorded_at), "summary": orjson.loads(summary),
+        }
+        for version, nid, event_type, actor, role, place, occurred_at, recorded_at, summary
+        in rows
+    ]
+
+
+def read_reference(store: SideStore) -> dict[str, Any]:
+    """Entry points, sites (with free/held/occupied) and vehicles, for pickers and admin."""
+    try:
+        with _snapshot(store) as cur:
+            position = _position(cur)[0]
+            cur.execute("SELECT code, name FROM entry_points ORDER BY code")
+            entry_points = [{"code": c, "name": n} for c, n in cur.fetchall()]
+            sites = _sites(cur, with_counts=False)
+            cur.execute("SELECT vehicle_id, plate, seats, active_run FROM vehicles ORDER BY plate")
+            vehicles = [
+                {"vehicle_id": _id(v), "plate": p, "seats": s, "active_run": _id(a)}
+                for v, p, s, a in cur.fetchall()
+            ]
+    except _NoViews:
+        return {"position": 0, "entry_points": [], "sites": [], "vehicles": []}
+    return {
+        "position": position, "entry_points": entry_points, "sites": sites, "vehicles": vehicles,
+    }
