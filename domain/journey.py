@@ -242,8 +242,7 @@ class Journey(Aggregate):
             )
             return ScanOutcome.MISDIRECTED
         self._require(Stage.SEAT_ASSIGNED, doing="board")
-        self._require_offer_to(custody.escort(run_id))
-        self._custody_accepted(custodian=custody.escort(run_id), ctx=ctx)
+        self._take_offered_custody(custody.escort(run_id), ctx)
         self._boarded(run_id=run_id, scan_id=scan_id, ctx=ctx)
         return ScanOutcome.ACCEPTED
 
@@ -277,8 +276,7 @@ class Journey(Aggregate):
             return ScanOutcome.MISDIRECTED
         self._require(Stage.ARRIVED, doing="check in")
         assert self.site_id is not None
-        self._require_offer_to(custody.receiver(self.site_id))
-        self._custody_accepted(custodian=custody.receiver(self.site_id), ctx=ctx)
+        self._take_offered_custody(custody.receiver(self.site_id), ctx)
         self._checked_in(site_id=site_id, room=self.room, scan_id=scan_id, ctx=ctx)
         return ScanOutcome.ACCEPTED
 
@@ -326,13 +324,18 @@ class Journey(Aggregate):
         self._require(*sorted(BEFORE_CAR_DOOR, key=lambda s: s.rank), doing="cancel")
         self._cancelled(reason=_reason(reason), ctx=ctx)
 
-    def _require_offer_to(self, custodian: str) -> None:
+    def _take_offered_custody(self, custodian: str, ctx: Context) -> None:
+        """The scan is the acceptance of the handoff offered to the scanner, unless the
+        scanner already accepted it (from the phone) and holds custody."""
+        if self.custodian == custodian:
+            return
         # A handoff is offered and accepted: nobody takes custody that was not offered to them.
         if self.offered_to != custodian:
             raise RuleBroken(
                 f"custody of this traveller is offered to {self.offered_to or 'nobody'}, "
                 f"not to {custodian}"
             )
+        self._custody_accepted(custodian=custodian, ctx=ctx)
 
     def _check_run(self, run_id: UUID) -> None:
         if self.run_id != run_id:

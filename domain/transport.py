@@ -98,6 +98,10 @@ class TransportRun(Aggregate):
     class PassengerHandedOver(Aggregate.Event):
         journey_id: UUID
 
+    class PassengerLeft(Aggregate.Event):
+        journey_id: UUID
+        reason: str
+
     class Closed(Aggregate.Event):
         pass
 
@@ -114,6 +118,7 @@ class TransportRun(Aggregate):
         self.seat_of: dict[UUID, int] = {}
         self.boarded: set[UUID] = set()
         self.handed_over: set[UUID] = set()
+        self.left: set[UUID] = set()
 
     @classmethod
     def plan(cls, vehicle: Vehicle, escort: str, entry_point: str) -> TransportRun:
@@ -169,10 +174,17 @@ class TransportRun(Aggregate):
             )
         self._departed()
 
-    def arrive(self) -> None:
+    def arrive(self) -> bool:
+        """Returns True when nobody is left on board to hand over (the run closes at once)."""
         if self.status != DEPARTED:
             raise RuleBroken(f"run on {self.plate} cannot arrive: it is {self.status}")
         self._arrived()
+        return self._close_if_empty()
+
+    @property
+    def on_board(self) -> set[UUID]:
+        """Boarded and neither handed over at a door nor gone (e.g. to hospital)."""
+        return self.boarded - self.handed_over - self.left
 
     def record_handover(self, journey_id: UUID) -> bool:
         """Returns True when this handover closes the run (everyone is through a door)."""
@@ -182,7 +194,17 @@ class TransportRun(Aggregate):
             raise RuleBroken("the traveller was not on this run")
         if journey_id not in self.handed_over:
             self._passenger_handed_over(journey_id=journey_id)
-        if self.handed_over == self.boarded:
+        return self._close_if_empty()
+
+    def record_exit(self, journey_id: UUID, reason: str) -> bool:
+        """A boarded passenger left the run another way (hospital); True if that closes it."""
+        if journey_id not in self.on_board:
+            return False
+        self._passenger_left(journey_id=journey_id, reason=reason)
+        return self._close_if_empty()
+
+    def _close_if_empty(self) -> bool:
+        if self.status == ARRIVED and not self.on_board:
             self._closed()
             return True
         return False
@@ -211,6 +233,10 @@ class TransportRun(Aggregate):
     @event(PassengerHandedOver)
     def _passenger_handed_over(self, journey_id: UUID) -> None:
         self.handed_over.add(journey_id)
+
+    @event(PassengerLeft)
+    def _passenger_left(self, journey_id: UUID, reason: str) -> None:
+        self.left.add(journey_id)
 
     @event(Closed)
     def _closed(self) -> None:

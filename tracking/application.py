@@ -36,6 +36,8 @@ from tracking.unit_of_work import Answer, Decision, Idempotency, execute
 from tracking.vault import PersonalDataVault
 
 A = TypeVar("A", bound=Aggregate)
+# Stages in which the traveller holds a seat or is with a vehicle.
+ON_THE_ROAD = (Stage.SEAT_ASSIGNED, Stage.BOARDED, Stage.IN_TRANSIT, Stage.ARRIVED)
 
 
 @dataclass(frozen=True)
@@ -402,7 +404,7 @@ class TrackingApp(Application[UUID]):
         def decide() -> Decision:
             run = self.run(run_id)
             run.depart()
-            passengers = [self.journey(j) for j in sorted(run.boarded)]
+            passengers = [self.journey(j) for j in sorted(run.on_board)]
             for passenger in passengers:
                 passenger.depart(run.id, ctx)
             return Decision([run, *passengers], _run_answer(run))
@@ -414,12 +416,14 @@ class TrackingApp(Application[UUID]):
     ) -> Answer:
         def decide() -> Decision:
             run = self.run(run_id)
-            run.arrive()
-            passengers = [self.journey(j) for j in sorted(run.boarded)]
+            emptied = run.arrive()
+            passengers = [self.journey(j) for j in sorted(run.on_board)]
             for passenger in passengers:
-                if passenger.stage is Stage.IN_TRANSIT:
-                    passenger.arrive(run.id, ctx)
-            return Decision([run, *passengers], _run_answer(run))
+                passenger.arrive(run.id, ctx)
+            changed: list[Aggregate] = [run, *passengers]
+            if emptied:
+                changed.append(self._finish_vehicle_run(run))
+            return Decision(changed, _run_answer(run))
 
         return execute(self, decide, idempotency)
 
@@ -443,9 +447,7 @@ class TrackingApp(Application[UUID]):
                 site.occupy(journey.party_id)
                 run = self.run(journey.run_id)
                 if run.record_handover(journey.id):
-                    vehicle = self._get(Vehicle, run.vehicle_id, "vehicle")
-                    vehicle.finish_run(run.id)
-                    changed.append(vehicle)
+                    changed.append(self._finish_vehicle_run(run))
                 changed += [site, run]
             return Decision(changed, _journey_answer(journey) | _outcome(outcome))
 
@@ -532,12 +534,15 @@ class TrackingApp(Application[UUID]):
     ) -> Answer:
         def decide() -> Decision:
             journey = self.journey(journey_id)
-            seat_run = journey.run_id if journey.stage is Stage.SEAT_ASSIGNED else None
+            stage_before = journey.stage
             journey.refer_to_hospital(reason, ctx)
             freed = self._free_if_party_closed(journey, "referred to hospital")
-            if seat_run is not None:
-                run = self.run(seat_run)
-                run.release_seat(journey.id, "referred to hospital")
+            if journey.run_id is not None and stage_before in ON_THE_ROAD:
+                run = self.run(journey.run_id)
+                if stage_before is Stage.SEAT_ASSIGNED:
+                    run.release_seat(journey.id, "referred to hospital")
+                elif run.record_exit(journey.id, "referred to hospital"):
+                    freed.append(self._finish_vehicle_run(run))
                 freed.append(run)
             return Decision([journey, *freed], _journey_answer(journey))
 
@@ -581,6 +586,11 @@ class TrackingApp(Application[UUID]):
             return Decision([journey, *freed], _journey_answer(journey))
 
         return execute(self, decide, idempotency)
+
+    def _finish_vehicle_run(self, run: TransportRun) -> Vehicle:
+        vehicle = self._get(Vehicle, run.vehicle_id, "vehicle")
+        vehicle.finish_run(run.id)
+        return vehicle
 
     def _free_if_party_closed(self, journey: Journey, reason: str) -> list[Aggregate]:
         """The room goes back to the pool when the last member of its party leaves it."""
