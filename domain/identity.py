@@ -22,7 +22,7 @@ DOCUMENT_TYPES = ("passport", "prc_id", "hk_macao_permit", "taiwan_permit", "oth
 def normalise_document(doc_type: str, country: str, number: str) -> str:
     if doc_type not in DOCUMENT_TYPES:
         raise InvalidInput(f"unknown document type {doc_type!r}")
-    country = country.strip().upper()
+    country = unicodedata.normalize("NFKC", country).strip().upper()
     if len(country) != 3 or not country.isascii() or not country.isalpha():
         raise InvalidInput("the issuing country is a three-letter ICAO code, e.g. CHN or GBR")
     folded = unicodedata.normalize("NFKC", number).upper()

@@ -358,21 +358,25 @@ class TrackingApp(Application[UUID]):
 
         return execute(self, decide, idempotency)
 
-    def withdraw_seat(
+    def withdraw_seats(
         self,
         journey_id: UUID,
         reason: str,
         ctx: Context,
         idempotency: Idempotency | None = None,
     ) -> Answer:
+        """Take the traveller's whole party off its run (it was seated as one)."""
+
         def decide() -> Decision:
-            journey = self.journey(journey_id)
-            if journey.run_id is None:
+            party = self.party_of(self.journey(journey_id))
+            run_id = party[0].run_id
+            if run_id is None:
                 raise RuleBroken("the journey holds no seat")
-            run = self.run(journey.run_id)
-            journey.withdraw_seat(reason, ctx)
-            run.release_seat(journey.id, reason)
-            return Decision([run, journey], _journey_answer(journey))
+            run = self.run(run_id)
+            for member in party:
+                member.withdraw_seat(reason, ctx)
+                run.release_seat(member.id, reason)
+            return Decision([run, *party], _party_answer(party))
 
         return execute(self, decide, idempotency)
 

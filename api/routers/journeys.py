@@ -173,11 +173,11 @@ def assign_seats(
     return app.assign_seats(journey_id, body.run_id, _ctx(who, body), idem)
 
 
-@router.post("/{journey_id}/seat/withdrawal")
-def withdraw_seat(
+@router.post("/{journey_id}/seats/withdrawal")
+def withdraw_seats(
     journey_id: UUID, body: WithReason, app: AppDep, who: Dispatcher, idem: IdempotencyDep
 ) -> dict[str, Any]:
-    return app.withdraw_seat(journey_id, body.reason, _ctx(who, body), idem)
+    return app.withdraw_seats(journey_id, body.reason, _ctx(who, body), idem)
 
 
 @router.post("/{journey_id}/boarding")
