@@ -21,6 +21,10 @@ ADMIN_CONNINFO = os.environ.get(
     "TRACKING_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
 BACKENDS = ["sqlite", "postgres"]
+# Fixture params: the PostgreSQL case carries the `postgres` marker (`-m "not postgres"`).
+POSTGRES_MARKED = [
+    pytest.param(b, marks=[pytest.mark.postgres] if b == "postgres" else []) for b in BACKENDS
+]
 
 
 def _admin() -> psycopg.Connection[tuple[object, ...]]:

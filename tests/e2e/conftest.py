@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.databases import BACKENDS, fresh_settings
+from tests.databases import POSTGRES_MARKED, fresh_settings
 from tests.e2e.server import LiveServer
 from tracking.settings import Settings
 
@@ -20,7 +20,7 @@ class Live:
         return self.server.url
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=POSTGRES_MARKED)
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Live]:

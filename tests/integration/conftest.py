@@ -21,17 +21,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.databases import BACKENDS, fresh_settings
+from tests.databases import POSTGRES_MARKED, fresh_settings
 from tracking.settings import Settings
 
-_PARAMS = [
-    pytest.param(b, marks=[pytest.mark.postgres] if b == "postgres" else []) for b in BACKENDS
-]
+_PARAMS = POSTGRES_MARKED
 
 
 @pytest.fixture(params=_PARAMS)
-def store_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                   ) -> Iterator[Settings]:
+def store_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
     with fresh_settings(str(request.param), tmp_path_factory.mktemp("store")) as settings:
         yield settings
 
