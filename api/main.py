@@ -20,6 +20,9 @@ from tracking.services import open_services
 from tracking.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
+ROUTERS = tuple(
+    m.router for m in (health, docs, auth, reference, registrations, journeys, runs, board)
+)
 
 
 def create_app(
@@ -58,6 +61,6 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (health, docs, auth, reference, registrations, journeys, runs, board):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

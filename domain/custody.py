@@ -7,6 +7,8 @@ from uuid import UUID
 from domain.errors import InvalidInput
 
 HANDOFF_KINDS = ("desk", "escort", "receiver")
+# Who may accept custody of each kind: the staff who will be accountable for the traveller.
+ACCEPTED_BY = {"desk": "screener", "escort": "escort", "receiver": "receiver"}
 
 
 def desk(entry_point: str) -> str:

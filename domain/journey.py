@@ -294,6 +294,10 @@ class Journey(Aggregate):
     def accept_custody(self, custodian: str, ctx: Context) -> None:
         if self.offered_to != custodian:
             raise RuleBroken(f"custody was not offered to {custodian}")
+        accepting_role = custody.ACCEPTED_BY[custody.kind_of(custodian)]
+        if ctx.role != accepting_role:
+            raise RuleBroken(f"custody of a {custody.kind_of(custodian)} is accepted by the "
+                             f"{accepting_role} who takes it over, not by a {ctx.role}")
         self._custody_accepted(custodian=custodian, ctx=ctx)
 
     def record_survey(self, risk: RiskLevel, answers: str, ctx: Context) -> None:

@@ -26,6 +26,7 @@ Handler = Annotated[
     StaffMember,
     Depends(allow(Role.SCREENER, Role.DISPATCHER, Role.ESCORT, Role.RECEIVER, Role.COMMANDER)),
 ]
+Taker = Annotated[StaffMember, Depends(allow(Role.SCREENER, Role.ESCORT, Role.RECEIVER))]
 QuarantineStaff = Annotated[
     StaffMember, Depends(allow(Role.RECEIVER, Role.SURVEYOR, Role.COMMANDER))
 ]
@@ -203,7 +204,7 @@ def offer_custody(
 
 @router.post("/{journey_id}/custody/acceptance")
 def accept_custody(
-    journey_id: UUID, body: AcceptCustody, app: AppDep, who: Handler, idem: IdempotencyDep
+    journey_id: UUID, body: AcceptCustody, app: AppDep, who: Taker, idem: IdempotencyDep
 ) -> dict[str, Any]:
     return app.accept_custody(journey_id, body.custodian, _ctx(who, body), idem)
 

@@ -574,7 +574,8 @@ class LineMachine(RuleBasedStateMachine):
     def accept_custody(self, j: int, kind: str, at: frozenset[Stage]) -> None:
         journey_id = self._jid(j, *at)
         by = self._custodian(kind, self._journey(journey_id))
-        self._try(lambda: self.app.accept_custody(journey_id, by, ctx("receiver")))
+        taker = custody.ACCEPTED_BY.get(custody.kind_of(by), "receiver")
+        self._try(lambda: self.app.accept_custody(journey_id, by, ctx(taker)))
 
     @rule(j=JOURNEY, days=st.sampled_from([14, 14, 0, -1, None]))
     def quarantine(self, j: int, days: int | None) -> None:

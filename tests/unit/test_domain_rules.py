@@ -859,7 +859,7 @@ def test_withdrawing_the_seat_withdraws_the_offer_to_the_escort() -> None:
     journey, _, run = seated()
     journey.withdraw_seat("wrong vehicle", ctx())
     with pytest.raises(RuleBroken, match="not offered"):
-        journey.accept_custody(custody.escort(run.id), ctx())
+        journey.accept_custody(custody.escort(run.id), ctx("escort-1", "escort"))
     assert journey.custodian == custody.desk(ENTRY)
 
 
@@ -896,7 +896,7 @@ def test_boarding_takes_custody_only_if_it_was_offered_to_the_escort() -> None:
     (offer + accept), the car-door scan moved custody to the run's escort without any offer."""
     journey, _, run = seated()
     journey.offer_custody("escort:relief-team", ctx())
-    journey.accept_custody("escort:relief-team", ctx())
+    journey.accept_custody("escort:relief-team", ctx("relief-1", "escort"))
     with pytest.raises(RuleBroken):
         journey.board(run.id, "scan-1", ctx())
     assert_handoffs_offered(drain(journey))
@@ -907,7 +907,7 @@ def test_check_in_takes_custody_only_if_it_was_offered_to_the_receiver() -> None
     """Regression (fixed in c5e56b2): the same at the room door, for the receiver."""
     journey, site, _ = arrived()
     journey.offer_custody("escort:relief-team", ctx())
-    journey.accept_custody("escort:relief-team", ctx())
+    journey.accept_custody("escort:relief-team", ctx("relief-1", "escort"))
     with pytest.raises(RuleBroken):
         journey.check_in(site.id, "door-1", ctx())
     assert_handoffs_offered(drain(journey))
@@ -1086,3 +1086,14 @@ def test_replaying_the_events_rebuilds_every_aggregate() -> None:
         assert replayed.version == len(history[aggregate.id])
     assert members[0].seen_scans == {"scan-1", "scan-2"}
 
+
+
+def test_custody_is_accepted_only_by_staff_of_the_kind_that_takes_it_over() -> None:
+    journey, _, run = seated()
+    escort = custody.escort(run.id)
+    for wrong_role in ("screener", "dispatcher", "receiver", "commander"):
+        with pytest.raises(RuleBroken, match="accepted by the escort"):
+            journey.accept_custody(escort, ctx("someone", wrong_role))
+    assert journey.custodian == custody.desk(ENTRY)
+    journey.accept_custody(escort, ctx("escort-1", "escort"))
+    assert journey.custodian == escort

@@ -725,7 +725,8 @@ class DomainLineMachine(RuleBasedStateMachine):
 
         def decide(w: World) -> None:
             journey = w.journeys[journey_id]
-            attempt(journey, journey.accept_custody, custodian, ctx("receiver"))
+            taker = custody.ACCEPTED_BY.get(custody.kind_of(custodian), "receiver")
+            attempt(journey, journey.accept_custody, custodian, ctx(taker))
 
         self._command(decide)
 
