@@ -6,7 +6,7 @@ and answers a small JSON-able dict; `unit_of_work.execute` saves its decision ex
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -32,7 +32,7 @@ from domain.stages import DestinationKind, RiskLevel, ScanOutcome, Stage
 from domain.transport import TransportRun, Vehicle, vehicle_id
 from tracking.persistence import APP_NAME
 from tracking.transcodings import ContextAsDict, DateAsISO
-from tracking.unit_of_work import Answer, Decision, Idempotency, execute
+from tracking.unit_of_work import Answer, Decision, Idempotency, Saver, execute
 from tracking.vault import PersonalDataVault
 
 A = TypeVar("A", bound=Aggregate)
@@ -58,6 +58,11 @@ class TrackingApp(Application[UUID]):
         self.secret = secret
         self.vault = vault
         self._known_entry_points: set[str] = set()
+        # Set by the wiring to a GroupCommitter; None saves each command on its own.
+        self.saver: Saver | None = None
+
+    def _execute(self, decide: Callable[[], Decision], idempotency: Idempotency | None) -> Answer:
+        return execute(self, decide, idempotency, self.saver)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -108,7 +113,7 @@ class TrackingApp(Application[UUID]):
             entry = EntryPoint.register(code, name)
             return Decision([entry], {"entry_point": entry.code, "id": str(entry.id)})
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def register_site(
         self,
@@ -124,7 +129,7 @@ class TrackingApp(Application[UUID]):
             site = Site.register(code, name, kind, list(rooms), capacity)
             return Decision([site], {"site": site.code, "id": str(site.id)})
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def register_vehicle(
         self, plate: str, seats: int, idempotency: Idempotency | None = None
@@ -134,7 +139,7 @@ class TrackingApp(Application[UUID]):
             vehicle = Vehicle.register(plate, seats)
             return Decision([vehicle], {"vehicle": vehicle.plate, "id": str(vehicle.id)})
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def _must_be_new(self, aggregate_id: UUID, what: str) -> None:
         if aggregate_id in self.repository:
@@ -179,7 +184,7 @@ class TrackingApp(Application[UUID]):
                 )
             return self._register_new(entry_point, people, keys, records, ctx)
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def _check_entry_point(self, code: str) -> None:
         # Entry points are never removed, so one that was seen once stays known.
@@ -276,7 +281,7 @@ class TrackingApp(Application[UUID]):
             journey.screen(risk, temperature, symptomatic, sample_taken, ctx)
             return Decision([journey], _journey_answer(journey))
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def assign_destination(
         self,
@@ -298,7 +303,7 @@ class TrackingApp(Application[UUID]):
                 )
             return Decision([site, *party], _party_answer(party) | {"room": held})
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def withdraw_destination(
         self,
@@ -318,7 +323,7 @@ class TrackingApp(Application[UUID]):
             site.release(party[0].party_id, reason)
             return Decision([site, *party], _party_answer(party))
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def plan_run(
         self,
@@ -334,7 +339,7 @@ class TrackingApp(Application[UUID]):
             vehicle.assign_run(run.id)
             return Decision([vehicle, run], {"run_id": str(run.id), "plate": vehicle.plate})
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def assign_seats(
         self,
@@ -356,7 +361,7 @@ class TrackingApp(Application[UUID]):
             answer = _party_answer(party) | {"seats": {str(k): v for k, v in seats.items()}}
             return Decision([run, *party], answer)
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def withdraw_seats(
         self,
@@ -378,7 +383,7 @@ class TrackingApp(Application[UUID]):
                 run.release_seat(member.id, reason)
             return Decision([run, *party], _party_answer(party))
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     # -- handoffs ------------------------------------------------------------------------------
 
@@ -400,7 +405,7 @@ class TrackingApp(Application[UUID]):
                 run.record_boarding(journey.id)
             return Decision([journey, run], _journey_answer(journey) | _outcome(outcome))
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def depart_run(
         self, run_id: UUID, ctx: Context, idempotency: Idempotency | None = None
@@ -413,7 +418,7 @@ class TrackingApp(Application[UUID]):
                 passenger.depart(run.id, ctx)
             return Decision([run, *passengers], _run_answer(run))
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def arrive_run(
         self, run_id: UUID, ctx: Context, idempotency: Idempotency | None = None
@@ -429,7 +434,7 @@ class TrackingApp(Application[UUID]):
                 changed.append(self._finish_vehicle_run(run))
             return Decision(changed, _run_answer(run))
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def scan_check_in(
         self,
@@ -455,7 +460,7 @@ class TrackingApp(Application[UUID]):
                 changed += [site, run]
             return Decision(changed, _journey_answer(journey) | _outcome(outcome))
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def offer_custody(
         self,
@@ -469,7 +474,7 @@ class TrackingApp(Application[UUID]):
             journey.offer_custody(offered_to, ctx)
             return Decision([journey], _journey_answer(journey))
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def accept_custody(
         self,
@@ -483,7 +488,7 @@ class TrackingApp(Application[UUID]):
             journey.accept_custody(custodian, ctx)
             return Decision([journey], _journey_answer(journey))
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     # -- survey, quarantine and exits ----------------------------------------------------------
 
@@ -500,7 +505,7 @@ class TrackingApp(Application[UUID]):
             journey.record_survey(risk, self.vault.seal(journey.id, answers), ctx)
             return Decision([journey], _journey_answer(journey))
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def start_quarantine(
         self,
@@ -514,7 +519,7 @@ class TrackingApp(Application[UUID]):
             journey.start_quarantine(planned_end, ctx)
             return Decision([journey], _journey_answer(journey))
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def release(
         self, journey_id: UUID, ctx: Context, idempotency: Idempotency | None = None
@@ -527,7 +532,7 @@ class TrackingApp(Application[UUID]):
                 _journey_answer(journey),
             )
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def refer_to_hospital(
         self,
@@ -550,7 +555,7 @@ class TrackingApp(Application[UUID]):
                 freed.append(run)
             return Decision([journey, *freed], _journey_answer(journey))
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def mark_no_show(
         self, journey_id: UUID, ctx: Context, idempotency: Idempotency | None = None
@@ -589,7 +594,7 @@ class TrackingApp(Application[UUID]):
                 freed.append(run)
             return Decision([journey, *freed], _journey_answer(journey))
 
-        return execute(self, decide, idempotency)
+        return self._execute(decide, idempotency)
 
     def _finish_vehicle_run(self, run: TransportRun) -> Vehicle:
         vehicle = self._get(Vehicle, run.vehicle_id, "vehicle")

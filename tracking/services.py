@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tracking.accounts import Accounts
 from tracking.application import TrackingApp
+from tracking.group_commit import GroupCommitter
 from tracking.persistence import store_env
 from tracking.settings import Settings
 from tracking.sidestore import SideStore
@@ -21,6 +22,8 @@ class Services:
     accounts: Accounts
 
     def close(self) -> None:
+        if isinstance(self.app.saver, GroupCommitter):
+            self.app.saver.close()
         self.app.close()
         self.store.close()
 
@@ -31,6 +34,8 @@ def open_services(settings: Settings, *, create_tables: bool = False) -> Service
     store = SideStore(settings)
     vault = PersonalDataVault(store)
     app = TrackingApp(store_env(settings, create_tables=create_tables), settings.secret, vault)
+    if settings.group_commit:
+        app.saver = GroupCommitter(app)
     return Services(settings, app, store, vault, Accounts(app, settings.secret))
 
 

@@ -18,6 +18,8 @@ class Settings:
     secret: bytes
     # A request must never hang on the database: it gets 503 after this many seconds.
     db_timeout_s: int = 2
+    # Concurrent commands share transactions (tracking/group_commit.py).
+    group_commit: bool = True
 
     @property
     def is_postgres(self) -> bool:
@@ -61,6 +63,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         secret=secret,
         db_timeout_s=int(env.get("TRACKING_DB_TIMEOUT", "2")),
+        group_commit=env.get("TRACKING_GROUP_COMMIT", "1") != "0",
     )
 
 

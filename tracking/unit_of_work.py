@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -51,10 +51,15 @@ class Idempotency:
     fingerprint: str
 
 
+class Saver(Protocol):
+    def save(self, events: list[Any], personal_keys: dict[UUID, bytes]) -> None: ...
+
+
 def execute(
     app: Application[UUID],
     decide: Callable[[], Decision],
     idempotency: Idempotency | None = None,
+    saver: Saver | None = None,
 ) -> Answer:
     for attempt in range(MAX_ATTEMPTS):
         if idempotency is not None:
@@ -84,7 +89,10 @@ def execute(
         if not events:
             return decision.answer
         try:
-            app.save(*events, personal_keys=decision.personal_keys)
+            if saver is not None:
+                saver.save(list(events), decision.personal_keys)
+            else:
+                app.save(*events, personal_keys=decision.personal_keys)
             return decision.answer
         except IntegrityError:
             if _landed(app, events):
