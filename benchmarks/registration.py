@@ -64,9 +64,9 @@ def bench_command_register(
     for r in range(rounds):
         offset = r * (per_round + 100)
         baselines.append(
-            _rate(per_round, lambda i: bare.save(BareTraveller(number=f"B{offset + i:08d}")))
+            _rate(per_round, lambda i, o=offset: bare.save(BareTraveller(number=f"B{o + i:08d}")))
         )
-        values.append(_rate(per_round, lambda i: register(offset + i)))
+        values.append(_rate(per_round, lambda i, o=offset: register(o + i)))
     bare.close()
     services.close()
     baseline, value = max(baselines), max(values)
