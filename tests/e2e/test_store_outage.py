@@ -57,6 +57,7 @@ def test_a_stopped_database_answers_503_fast_and_recovery_needs_no_restart(
                 json={"entry_point": "EP-OUT", "travellers": [traveller(number)]},
             )
             elapsed = time.monotonic() - started
+            print(f"store down: {down.status_code} in {elapsed:.2f} s")
             assert down.status_code == 503, down.text
             assert elapsed < 3.0, f"503 took {elapsed:.2f}s"
             assert down.headers["Retry-After"]
