@@ -276,12 +276,11 @@ class TrackingApp(Application[UUID]):
         ctx: Context,
         idempotency: Idempotency | None = None,
     ) -> Answer:
-        def decide() -> Decision:
-            journey = self.journey(journey_id)
-            journey.screen(risk, temperature, symptomatic, sample_taken, ctx)
-            return Decision([journey], _journey_answer(journey))
-
-        return self._execute(decide, idempotency)
+        return self._on_journey(
+            journey_id,
+            lambda j: j.screen(risk, temperature, symptomatic, sample_taken, ctx),
+            idempotency,
+        )
 
     def assign_destination(
         self,
@@ -469,12 +468,7 @@ class TrackingApp(Application[UUID]):
         ctx: Context,
         idempotency: Idempotency | None = None,
     ) -> Answer:
-        def decide() -> Decision:
-            journey = self.journey(journey_id)
-            journey.offer_custody(offered_to, ctx)
-            return Decision([journey], _journey_answer(journey))
-
-        return self._execute(decide, idempotency)
+        return self._on_journey(journey_id, lambda j: j.offer_custody(offered_to, ctx), idempotency)
 
     def accept_custody(
         self,
@@ -483,12 +477,7 @@ class TrackingApp(Application[UUID]):
         ctx: Context,
         idempotency: Idempotency | None = None,
     ) -> Answer:
-        def decide() -> Decision:
-            journey = self.journey(journey_id)
-            journey.accept_custody(custodian, ctx)
-            return Decision([journey], _journey_answer(journey))
-
-        return self._execute(decide, idempotency)
+        return self._on_journey(journey_id, lambda j: j.accept_custody(custodian, ctx), idempotency)
 
     # -- survey, quarantine and exits ----------------------------------------------------------
 
@@ -500,12 +489,11 @@ class TrackingApp(Application[UUID]):
         ctx: Context,
         idempotency: Idempotency | None = None,
     ) -> Answer:
-        def decide() -> Decision:
-            journey = self.journey(journey_id)
-            journey.record_survey(risk, self.vault.seal(journey.id, answers), ctx)
-            return Decision([journey], _journey_answer(journey))
-
-        return self._execute(decide, idempotency)
+        return self._on_journey(
+            journey_id,
+            lambda j: j.record_survey(risk, self.vault.seal(j.id, answers), ctx),
+            idempotency,
+        )
 
     def start_quarantine(
         self,
@@ -514,25 +502,14 @@ class TrackingApp(Application[UUID]):
         ctx: Context,
         idempotency: Idempotency | None = None,
     ) -> Answer:
-        def decide() -> Decision:
-            journey = self.journey(journey_id)
-            journey.start_quarantine(planned_end, ctx)
-            return Decision([journey], _journey_answer(journey))
-
-        return self._execute(decide, idempotency)
+        return self._on_journey(
+            journey_id, lambda j: j.start_quarantine(planned_end, ctx), idempotency
+        )
 
     def release(
         self, journey_id: UUID, ctx: Context, idempotency: Idempotency | None = None
     ) -> Answer:
-        def decide() -> Decision:
-            journey = self.journey(journey_id)
-            journey.release(ctx)
-            return Decision(
-                [journey, *self._free_if_party_closed(journey, "released")],
-                _journey_answer(journey),
-            )
-
-        return self._execute(decide, idempotency)
+        return self._leave(journey_id, lambda j: j.release(ctx), "released", idempotency)
 
     def refer_to_hospital(
         self,
@@ -541,26 +518,17 @@ class TrackingApp(Application[UUID]):
         ctx: Context,
         idempotency: Idempotency | None = None,
     ) -> Answer:
-        def decide() -> Decision:
-            journey = self.journey(journey_id)
-            stage_before = journey.stage
-            journey.refer_to_hospital(reason, ctx)
-            freed = self._free_if_party_closed(journey, "referred to hospital")
-            if journey.run_id is not None and stage_before in ON_THE_ROAD:
-                run = self.run(journey.run_id)
-                if stage_before is Stage.SEAT_ASSIGNED:
-                    run.release_seat(journey.id, "referred to hospital")
-                elif run.record_exit(journey.id, "referred to hospital"):
-                    freed.append(self._finish_vehicle_run(run))
-                freed.append(run)
-            return Decision([journey, *freed], _journey_answer(journey))
-
-        return self._execute(decide, idempotency)
+        return self._leave(
+            journey_id,
+            lambda j: j.refer_to_hospital(reason, ctx),
+            "referred to hospital",
+            idempotency,
+        )
 
     def mark_no_show(
         self, journey_id: UUID, ctx: Context, idempotency: Idempotency | None = None
     ) -> Answer:
-        return self._close_before_car_door(journey_id, "no-show", ctx, idempotency, no_show=True)
+        return self._leave(journey_id, lambda j: j.mark_no_show(ctx), "no-show", idempotency)
 
     def cancel(
         self,
@@ -569,30 +537,48 @@ class TrackingApp(Application[UUID]):
         ctx: Context,
         idempotency: Idempotency | None = None,
     ) -> Answer:
-        return self._close_before_car_door(journey_id, reason, ctx, idempotency, no_show=False)
+        return self._leave(journey_id, lambda j: j.cancel(reason, ctx), reason, idempotency)
 
-    def _close_before_car_door(
+    # -- shapes shared by the commands ---------------------------------------------------------
+
+    def _on_journey(
         self,
         journey_id: UUID,
-        reason: str,
-        ctx: Context,
+        act: Callable[[Journey], object],
         idempotency: Idempotency | None,
-        *,
-        no_show: bool,
     ) -> Answer:
+        """A command on one journey alone."""
+
         def decide() -> Decision:
             journey = self.journey(journey_id)
-            seat_run = journey.run_id if journey.stage is Stage.SEAT_ASSIGNED else None
-            if no_show:
-                journey.mark_no_show(ctx)
-            else:
-                journey.cancel(reason, ctx)
-            freed = self._free_if_party_closed(journey, reason)
-            if seat_run is not None:
-                run = self.run(seat_run)
-                run.release_seat(journey.id, reason)
-                freed.append(run)
-            return Decision([journey, *freed], _journey_answer(journey))
+            act(journey)
+            return Decision([journey], _journey_answer(journey))
+
+        return self._execute(decide, idempotency)
+
+    def _leave(
+        self,
+        journey_id: UUID,
+        close: Callable[[Journey], object],
+        why: str,
+        idempotency: Idempotency | None,
+    ) -> Answer:
+        """A journey closes: its seat or its place on board, and (when the last of its party
+        leaves) its room, are given back."""
+
+        def decide() -> Decision:
+            journey = self.journey(journey_id)
+            stage_before = journey.stage
+            close(journey)
+            changed = [journey, *self._free_if_party_closed(journey, why)]
+            if journey.run_id is not None and stage_before in ON_THE_ROAD:
+                run = self.run(journey.run_id)
+                if stage_before is Stage.SEAT_ASSIGNED:
+                    run.release_seat(journey.id, why)
+                elif run.record_exit(journey.id, why):
+                    changed.append(self._finish_vehicle_run(run))
+                changed.append(run)
+            return Decision(changed, _journey_answer(journey))
 
         return self._execute(decide, idempotency)
 
