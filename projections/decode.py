@@ -17,7 +17,12 @@ Json = Any
 # identity hash (it links journeys of one person), and what has its own timeline columns.
 NOT_IN_SUMMARY = frozenset(
     {"personal", "answers", "identity_key", "ctx", "timestamp", "originator_topic"}
+    # Health data is for survey staff and commanders only (DESIGN.md §6), and every read of it
+    # is audited: the views every staff role reads hold none of it.
+    | {"temperature", "symptomatic", "sample_taken"}
 )
+# A referral's reason is a medical one.
+HEALTH_REASON_EVENTS = frozenset({"ReferredToHospital"})
 
 
 def loads(state: bytes) -> dict[str, Json]:
@@ -67,11 +72,12 @@ def plain(value: Json) -> Json:
     return value
 
 
-def summary(state: dict[str, Json]) -> str:
+def summary(event_name: str, state: dict[str, Json]) -> str:
     """The event's own non-personal fields, as JSON text, in the order the event has them."""
     fields = {}
     for name, value in state.items():
-        if name not in NOT_IN_SUMMARY:
-            # Most fields are plain scalars: only containers need the (slower) walk.
-            fields[name] = plain(value) if isinstance(value, dict | list) else value
+        if name in NOT_IN_SUMMARY or (name == "reason" and event_name in HEALTH_REASON_EVENTS):
+            continue
+        # Most fields are plain scalars: only containers need the (slower) walk.
+        fields[name] = plain(value) if isinstance(value, dict | list) else value
     return orjson.dumps(fields).decode()

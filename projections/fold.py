@@ -203,7 +203,7 @@ class Fold:
         recorded = decode.recorded_at(s)
         self.timeline.append(
             (e.originator_id, e.version, e.position, e.name, actor, role, where, occurred_at,
-             recorded, decode.summary(s))
+             recorded, decode.summary(e.name, s))
         )
         if e.version == 1:
             self.before[e.originator_id] = None

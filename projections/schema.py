@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Bump when a table below changes: a projector that finds another version rebuilds from zero.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: timeline summaries hold no health data
 PROJECTION = "views"
 POSITION_TABLE = "projection_position"
 # PostgreSQL channel NOTIFYed with the new position whenever a page commits, so that other

@@ -125,6 +125,9 @@ def test_a_family_goes_from_registration_to_the_room_door(live: Live) -> None:
     assert boarding["where"] == "car door" and boarding["actor"].startswith("escort-")
     assert boarding["occurred_at"].startswith("2026-03-28T01:15:00")  # device time, in UTC
     assert all("personal" not in e["summary"] for e in timeline)
+    screened = timeline[kinds.index("Screened")]["summary"]
+    assert screened["risk"] == "low"
+    assert "temperature" not in screened  # health data stays out of views every role reads
     board = commander.get("/api/board")
     assert board["stages"]["under_quarantine"] >= 2
     assert board["position"] >= commander.get("/healthz")["projector"]["position"] - 0
