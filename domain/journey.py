@@ -6,6 +6,7 @@ their bodies re-run on every replay.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -33,9 +34,7 @@ class Journey(Aggregate):
 
     class Screened(Aggregate.Event):
         risk: str
-        temperature: float | None
-        symptomatic: bool
-        sample_taken: bool
+        health: str
         custodian: str
         ctx: Context
 
@@ -190,15 +189,21 @@ class Journey(Aggregate):
         symptomatic: bool,
         sample_taken: bool,
         ctx: Context,
+        seal: Callable[[dict[str, Any]], str],
     ) -> None:
+        """The desk receives the traveller. The findings are health data: the event holds
+        them only as sealed by `seal` (the traveller's own key), never in clear."""
         self._require(Stage.REGISTERED, doing="screen")
         if temperature is not None and not 30.0 <= temperature <= 45.0:
             raise InvalidInput(f"temperature {temperature} °C is not a body temperature")
+        findings = {
+            "temperature": temperature,
+            "symptomatic": symptomatic,
+            "sample_taken": sample_taken,
+        }
         self._screened(
             risk=risk.value,
-            temperature=temperature,
-            symptomatic=symptomatic,
-            sample_taken=sample_taken,
+            health=seal(findings),
             custodian=custody.desk(self.entry_point),
             ctx=ctx,
         )
@@ -352,15 +357,7 @@ class Journey(Aggregate):
         self.personal = personal
 
     @event(Screened)
-    def _screened(
-        self,
-        risk: str,
-        temperature: float | None,
-        symptomatic: bool,
-        sample_taken: bool,
-        custodian: str,
-        ctx: Context,
-    ) -> None:
+    def _screened(self, risk: str, health: str, custodian: str, ctx: Context) -> None:
         self.stage = Stage.SCREENED
         self.risk = RiskLevel(risk)
         self.custodian = custodian

@@ -16,7 +16,7 @@ Json = Any
 # Never copied into a view: encrypted personal data (`personal`, survey `answers`), the keyed
 # identity hash (it links journeys of one person), and what has its own timeline columns.
 NOT_IN_SUMMARY = frozenset(
-    {"personal", "answers", "identity_key", "ctx", "timestamp", "originator_topic"}
+    {"personal", "answers", "health", "identity_key", "ctx", "timestamp", "originator_topic"}
     # Health data is for survey staff and commanders only (DESIGN.md §6), and every read of it
     # is audited: the views every staff role reads hold none of it.
     | {"temperature", "symptomatic", "sample_taken"}

@@ -212,7 +212,7 @@ class Simulation:
                 yield [j]
             risk = rng.choice((RiskLevel.LOW, RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH))
             j.screen(risk, round(rng.uniform(36.0, 37.6), 1), False, True,
-                     self._ctx("screener", ep))
+                     self._ctx("screener", ep), lambda _: self._sealed())
             yield [j]
             if rng.random() < 0.03:
                 j.refer_to_hospital("fever at the desk", self._ctx("screener", ep))

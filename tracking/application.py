@@ -278,7 +278,10 @@ class TrackingApp(Application[UUID]):
     ) -> Answer:
         return self._on_journey(
             journey_id,
-            lambda j: j.screen(risk, temperature, symptomatic, sample_taken, ctx),
+            lambda j: j.screen(
+                risk, temperature, symptomatic, sample_taken, ctx,
+                lambda findings: self.vault.seal(j.id, findings),
+            ),
             idempotency,
         )
 

@@ -286,5 +286,17 @@ def test_context_is_stored_with_each_event(services: Services) -> None:
     screened = next(e for e in all_events(app) if isinstance(e, Journey.Screened))
     assert screened.ctx == device_ctx
     assert screened.risk == "high" and screened.custodian == f"desk:{line.entry_point}"
+    # Health findings are stored only sealed with the traveller's key.
+    assert services.vault.open(journey_id, screened.health) == {
+        "temperature": 38.2,
+        "symptomatic": True,
+        "sample_taken": True,
+    }
+    raw = [
+        n.state
+        for n in app.recorder.select_notifications(1, 10**6)
+        if n.topic.endswith("Journey.Screened")
+    ]
+    assert raw and all(b"38.2" not in state and b"symptomatic" not in state for state in raw)
     site_kind = app.site(line.street).kind
     assert site_kind is DestinationKind.HOME

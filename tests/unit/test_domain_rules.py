@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,11 @@ NOW = datetime(2020, 3, 28, 9, 30, tzinfo=UTC)
 # -- builders -------------------------------------------------------------------------------
 
 
+def SEAL(findings: dict[str, Any]) -> str:
+    """Stands in for the vault: tests see the findings, the event holds only this string."""
+    return "sealed:" + json.dumps(findings, sort_keys=True)
+
+
 def ctx(actor: str = "desk-1", role: str = "screener", where: str = ENTRY) -> Context:
     return Context(command_id=uuid4(), actor=actor, role=role, where=where, occurred_at=NOW)
 
@@ -65,7 +71,7 @@ def registered(party_id: UUID | None = None, number: str = "E12345678") -> Journ
 
 def screened(party_id: UUID | None = None) -> Journey:
     journey = registered(party_id)
-    journey.screen(RiskLevel.LOW, 36.6, False, False, ctx())
+    journey.screen(RiskLevel.LOW, 36.6, False, False, ctx(), SEAL)
     drain(journey)
     return journey
 
@@ -185,7 +191,7 @@ def assert_handoffs_offered(events: Sequence[Any], standing: str | None = None) 
 
 StepCommand = Callable[[Journey, TransportRun, Site], object]
 WRONG_STAGE_COMMANDS: dict[str, StepCommand] = {
-    "screen": lambda j, r, s: j.screen(RiskLevel.LOW, 36.6, False, False, ctx()),
+    "screen": lambda j, r, s: j.screen(RiskLevel.LOW, 36.6, False, False, ctx(), SEAL),
     "assign_destination": lambda j, r, s: j.assign_destination(
         DestinationKind.HOTEL, s.id, "101", ctx()
     ),
@@ -216,7 +222,7 @@ def journey_at(stage: Stage) -> tuple[Journey, Site, TransportRun]:
     site, run = hotel(), run_of()
     journey = registered()
     steps: list[Callable[[], object]] = [
-        lambda: journey.screen(RiskLevel.LOW, 36.6, False, False, ctx()),
+        lambda: journey.screen(RiskLevel.LOW, 36.6, False, False, ctx(), SEAL),
         lambda: journey.assign_destination(
             DestinationKind.HOTEL, site.id, site.hold(journey.party_id), ctx()
         ),
@@ -290,7 +296,7 @@ def test_the_whole_line_in_order_with_custody_at_each_leg() -> None:
     desk, escort, receiver = custody.desk(ENTRY), custody.escort(run.id), custody.receiver(site.id)
     assert custody_of(journey) == (None, None)
 
-    journey.screen(RiskLevel.MEDIUM, 37.2, False, True, ctx())
+    journey.screen(RiskLevel.MEDIUM, 37.2, False, True, ctx(), SEAL)
     assert stage_of(journey) is Stage.SCREENED
     assert custody_of(journey) == (desk, None)
 
@@ -347,9 +353,9 @@ def test_screening_refuses_a_temperature_that_is_not_a_body_temperature() -> Non
     journey = registered()
     for bad in (29.9, 45.1, -1.0):
         with pytest.raises(InvalidInput, match="body temperature"):
-            journey.screen(RiskLevel.LOW, bad, False, False, ctx())
+            journey.screen(RiskLevel.LOW, bad, False, False, ctx(), SEAL)
     assert journey.stage is Stage.REGISTERED
-    journey.screen(RiskLevel.HIGH, None, True, True, ctx())
+    journey.screen(RiskLevel.HIGH, None, True, True, ctx(), SEAL)
     assert journey.risk is RiskLevel.HIGH
 
 
@@ -485,7 +491,7 @@ def test_a_closed_journey_refuses_every_further_step() -> None:
     ]
     attempts: list[Callable[[Journey], object]] = [
         lambda j: j.amend("v1:x", ["phone"], ctx()),
-            lambda j: j.screen(RiskLevel.LOW, None, False, False, ctx()),
+            lambda j: j.screen(RiskLevel.LOW, None, False, False, ctx(), SEAL),
             lambda j: j.assign_destination(DestinationKind.HOME, uuid4(), "", ctx()),
             lambda j: j.cancel("again", ctx()),
             lambda j: j.mark_no_show(ctx()),
@@ -1062,7 +1068,7 @@ def test_replaying_the_events_rebuilds_every_aggregate() -> None:
 
     save(site, vehicle, run, family, *members)
     for m in members:
-        m.screen(RiskLevel.LOW, 36.5, False, False, ctx())
+        m.screen(RiskLevel.LOW, 36.5, False, False, ctx(), SEAL)
     room = site.hold(family.id)
     for m in members:
         m.assign_destination(DestinationKind.HOTEL, site.id, room, ctx())

@@ -377,7 +377,8 @@ class DomainLineMachine(RuleBasedStateMachine):
         """Mirrors TrackingApp.screen."""
         def decide(w: World) -> None:
             journey = w.journeys[journey_id]
-            attempt(journey, journey.screen, risk, temperature, False, False, ctx("screener"))
+            attempt(journey, journey.screen, risk, temperature, False, False, ctx("screener"),
+                    lambda findings: "sealed")
 
         self._command(decide)
 
