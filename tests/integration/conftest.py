@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.databases import POSTGRES_MARKED, fresh_settings
+from tracking.services import Services, migrate, open_services
 from tracking.settings import Settings
 
 _PARAMS = POSTGRES_MARKED
@@ -41,3 +42,12 @@ def module_store_settings(
 ) -> Iterator[Settings]:
     with fresh_settings(str(request.param), tmp_path_factory.mktemp("store")) as settings:
         yield settings
+
+
+@pytest.fixture
+def services(store_settings: Settings) -> Iterator[Services]:
+    """Migrated services on `store_settings`, closed after the test."""
+    migrate(store_settings)
+    services = open_services(store_settings)
+    yield services
+    services.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID, uuid4
@@ -18,17 +18,9 @@ from domain.stages import DestinationKind, RiskLevel
 from tests.support import ctx, person, seed_line
 from tracking.application import TrackingApp
 from tracking.errors import IdempotencyKeyReused, StoreUnavailable
-from tracking.services import Services, migrate, open_services
+from tracking.services import Services, open_services
 from tracking.settings import Settings
 from tracking.unit_of_work import Idempotency
-
-
-@pytest.fixture
-def services(store_settings: Settings) -> Iterator[Services]:
-    migrate(store_settings)
-    services = open_services(store_settings)
-    yield services
-    services.close()
 
 
 def all_events(app: TrackingApp) -> list[Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -12,16 +11,7 @@ from eventsourcing.persistence import IntegrityError
 from domain.reference import EntryPoint, entry_point_id
 from tests.integration.test_application import in_parallel
 from tracking.group_commit import GroupCommitter, _Save
-from tracking.services import Services, migrate, open_services
-from tracking.settings import Settings
-
-
-@pytest.fixture
-def services(store_settings: Settings) -> Iterator[Services]:
-    migrate(store_settings)
-    services = open_services(store_settings)
-    yield services
-    services.close()
+from tracking.services import Services
 
 
 def _new_entry_point(code: str) -> list[Any]:
