@@ -36,7 +36,7 @@ take minutes); the same rules, shrunk, run over the pure domain in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar, TypeVar
@@ -73,8 +73,7 @@ from domain.transport import (
 )
 from tracking.application import Person, TrackingApp
 from tracking.receipts import CommandReceipt
-from tracking.services import Services, migrate, open_services
-from tracking.settings import Settings
+from tracking.services import Services
 from tracking.unit_of_work import Answer, Idempotency
 
 R = TypeVar("R")
@@ -718,14 +717,6 @@ def check_custodians(journeys: dict[UUID, Journey]) -> None:
             assert journey.custodian.strip(), f"custodian is {journey.custodian!r}"
         if journey.is_closed:
             assert journey.offered_to is None
-
-
-@pytest.fixture
-def services(store_settings: Settings) -> Iterator[Services]:
-    migrate(store_settings)
-    services = open_services(store_settings)
-    yield services
-    services.close()
 
 
 def test_the_line_keeps_its_invariants_on_a_real_store(services: Services) -> None:
