@@ -66,6 +66,10 @@ class Throttle:
         self.rate = parse(rate)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
+    def allows(self, *keys: str) -> bool:
+        """Count a hit on every key; False if any of them is over its limit."""
+        return all([self.limiter.hit(self.rate, key) for key in keys])
+
     def check(self, *keys: str) -> None:
         for key in keys:
             if not self.limiter.hit(self.rate, key):

@@ -18,6 +18,10 @@ from domain.context import Context
 from domain.errors import InvalidInput, RuleBroken
 from domain.stages import BEFORE_CAR_DOOR, DestinationKind, RiskLevel, ScanOutcome, Stage
 
+# The role of a traveller acting on their own record (no staff account).
+TRAVELLER = "traveller"
+SOURCES = ("traveller", "manifest")
+
 
 class Journey(Aggregate):
     class Registered(Aggregate.Created):
@@ -26,6 +30,9 @@ class Journey(Aggregate):
         entry_point: str
         personal: str
         ctx: Context
+        # "traveller" (the form), or "manifest" (an upstream list: airline manifest, customs
+        # declarations) that the traveller completes when they scan the poster.
+        source: str = "traveller"
 
     class Amended(Aggregate.Event):
         changed_fields: list[str]
@@ -121,9 +128,18 @@ class Journey(Aggregate):
 
     @event(Registered)
     def __init__(
-        self, identity_key: str, party_id: UUID, entry_point: str, personal: str, ctx: Context
+        self,
+        identity_key: str,
+        party_id: UUID,
+        entry_point: str,
+        personal: str,
+        ctx: Context,
+        source: str = "traveller",
     ) -> None:
         self.identity_key = identity_key
+        self.source = source
+        # Whether the traveller has seen and submitted their details themselves.
+        self.confirmed_by_traveller = source == "traveller"
         self.party_id = party_id
         self.entry_point = entry_point
         self.personal = personal
@@ -149,8 +165,11 @@ class Journey(Aggregate):
         entry_point: str,
         personal: str,
         ctx: Context,
+        source: str = "traveller",
     ) -> Journey:
         """Open a journey under an id chosen by the caller (a trip, not a person)."""
+        if source not in SOURCES:
+            raise InvalidInput(f"unknown registration source {source!r}")
         return cls._create(
             cls.Registered,
             id=journey_id,
@@ -159,6 +178,7 @@ class Journey(Aggregate):
             entry_point=entry_point,
             personal=personal,
             ctx=ctx,
+            source=source,
         )
 
     # -- deciding ---------------------------------------------------------------------------
@@ -175,9 +195,12 @@ class Journey(Aggregate):
             )
 
     def amend(self, personal: str, changed_fields: list[str], ctx: Context) -> bool:
+        """Record changed details; a traveller confirming a pre-registration is recorded even
+        when nothing changed, because the record is now theirs."""
         if self.is_closed:
             raise RuleBroken("cannot amend a closed journey; register the new trip instead")
-        if not changed_fields:
+        confirming = ctx.role == TRAVELLER and not self.confirmed_by_traveller
+        if not changed_fields and not confirming:
             return False
         self._amended(changed_fields=sorted(changed_fields), personal=personal, ctx=ctx)
         return True
@@ -355,6 +378,8 @@ class Journey(Aggregate):
     @event(Amended)
     def _amended(self, changed_fields: list[str], personal: str, ctx: Context) -> None:
         self.personal = personal
+        if ctx.role == TRAVELLER:
+            self.confirmed_by_traveller = True
 
     @event(Screened)
     def _screened(self, risk: str, health: str, custodian: str, ctx: Context) -> None:

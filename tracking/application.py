@@ -89,6 +89,9 @@ class TrackingApp(Application[UUID]):
     def run(self, run_id: UUID) -> TransportRun:
         return self._get(TransportRun, run_id, "vehicle run")
 
+    def entry_point(self, code: str) -> EntryPoint:
+        return self._get(EntryPoint, entry_point_id(code), f"entry point {code!r}")
+
     def vehicle(self, plate: str) -> Vehicle:
         return self._get(Vehicle, vehicle_id(plate), f"vehicle {plate!r}")
 
@@ -153,10 +156,14 @@ class TrackingApp(Application[UUID]):
         people: Sequence[Person],
         ctx: Context,
         idempotency: Idempotency | None = None,
+        *,
+        source: str = "traveller",
     ) -> Answer:
         """Register a traveller (and the family travelling with them) once.
 
-        The same document reaches the same open journey: a second submission amends it.
+        The same document reaches the same open journey: a second submission by the traveller
+        amends it (and confirms it, if it came from an upstream list). An upstream list
+        (`source="manifest"`) only opens journeys: it never overwrites what a traveller typed.
         """
         if not people:
             raise InvalidInput("a registration names at least one traveller")
@@ -172,17 +179,23 @@ class TrackingApp(Application[UUID]):
             nonlocal first_attempt
             if first_attempt:
                 first_attempt = False
-                return self._register_new(entry_point, people, keys, [None] * len(keys), ctx)
+                return self._register_new(
+                    entry_point, people, keys, [None] * len(keys), ctx, source
+                )
             records = [self._identity(k) for k in keys]
             open_journeys = [self._open_journey(r) for r in records]
-            if all(j is not None for j in open_journeys):
-                return self._amend_all([j for j in open_journeys if j is not None], people, ctx)
-            if any(j is not None for j in open_journeys):
+            found = [j for j in open_journeys if j is not None]
+            if source == "manifest" and found:
+                return Decision([], _registration_answer(found, pre_registered=False) | {
+                    "already_registered": True, "changed_fields": []})
+            if len(found) == len(people):
+                return self._amend_all(found, people, ctx)
+            if found:
                 raise RuleBroken(
                     "some of these travellers are already registered and some are not; "
                     "register the new ones separately or ask the desk to join them"
                 )
-            return self._register_new(entry_point, people, keys, records, ctx)
+            return self._register_new(entry_point, people, keys, records, ctx, source)
 
         return self._execute(decide, idempotency)
 
@@ -213,6 +226,7 @@ class TrackingApp(Application[UUID]):
         keys: list[str],
         records: list[IdentityRecord | None],
         ctx: Context,
+        source: str,
     ) -> Decision:
         journey_ids = [uuid4() for _ in people]
         data_keys = {journey_id: self.vault.new_key() for journey_id in journey_ids}
@@ -226,7 +240,9 @@ class TrackingApp(Application[UUID]):
             personal = self.vault.seal(
                 journey_id, _document_and_details(person), data_keys[journey_id]
             )
-            journey = Journey.register(journey_id, key, party_id, entry_point, personal, ctx)
+            journey = Journey.register(
+                journey_id, key, party_id, entry_point, personal, ctx, source
+            )
             if record is None:
                 record = IdentityRecord(identity_key=key, journey_id=journey_id)
             else:
@@ -238,6 +254,7 @@ class TrackingApp(Application[UUID]):
                 "journey_ids": [str(j) for j in journey_ids],
                 "party_id": str(party_id),
                 "already_registered": False,
+                "pre_registered": False,
                 "changed_fields": [],
             },
             personal_keys=data_keys,
@@ -246,22 +263,26 @@ class TrackingApp(Application[UUID]):
     def _amend_all(
         self, journeys: list[Journey], people: Sequence[Person], ctx: Context
     ) -> Decision:
+        pre_registered = not journeys[0].confirmed_by_traveller
         changed_fields: list[str] = []
         for journey, person in zip(journeys, people, strict=True):
             old = self.personal_details(journey)
             new = _document_and_details(person)
+            # The document alone is a small space and may be known to others: the birth date
+            # on record must match before anyone may change the record.
+            if old.get("birth_date") and old.get("birth_date") != new.get("birth_date"):
+                raise RuleBroken(
+                    "the details do not match the registration made with this document; "
+                    "check the birth date, or ask the staff at the desk"
+                )
             fields = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-            if fields:
-                journey.amend(self.vault.seal(journey.id, new), fields, ctx)
-                changed_fields += fields
+            journey.amend(self.vault.seal(journey.id, new), fields, ctx)
+            changed_fields += fields
         return Decision(
             journeys,
-            {
-                "journey_ids": [str(j.id) for j in journeys],
-                "party_id": str(journeys[0].party_id),
-                "already_registered": True,
-                "changed_fields": sorted(set(changed_fields)),
-            },
+            _registration_answer(journeys, pre_registered=pre_registered)
+            | {"already_registered": not pre_registered,
+               "changed_fields": sorted(set(changed_fields))},
         )
 
     # -- screening and dispatch ----------------------------------------------------------------
@@ -613,6 +634,14 @@ def _party_answer(party: list[Journey]) -> Answer:
         "journey_ids": [str(m.id) for m in party],
         "party_id": str(party[0].party_id),
         "stage": party[0].stage.value,
+    }
+
+
+def _registration_answer(journeys: list[Journey], *, pre_registered: bool) -> Answer:
+    return {
+        "journey_ids": [str(j.id) for j in journeys],
+        "party_id": str(journeys[0].party_id),
+        "pre_registered": pre_registered,
     }
 
 

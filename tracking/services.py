@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tracking.accounts import Accounts
 from tracking.application import TrackingApp
+from tracking.codes import PersonalCodes
 from tracking.group_commit import GroupCommitter
 from tracking.persistence import store_env
 from tracking.settings import Settings
@@ -20,6 +21,7 @@ class Services:
     store: SideStore
     vault: PersonalDataVault
     accounts: Accounts
+    codes: PersonalCodes
 
     def close(self) -> None:
         if isinstance(self.app.saver, GroupCommitter):
@@ -36,7 +38,8 @@ def open_services(settings: Settings, *, create_tables: bool = False) -> Service
     app = TrackingApp(store_env(settings, create_tables=create_tables), settings.secret, vault)
     if settings.group_commit:
         app.saver = GroupCommitter(app)
-    return Services(settings, app, store, vault, Accounts(app, settings.secret))
+    codes = PersonalCodes(store, vault)
+    return Services(settings, app, store, vault, Accounts(app, settings.secret), codes)
 
 
 def migrate(settings: Settings) -> None:
@@ -44,5 +47,6 @@ def migrate(settings: Settings) -> None:
     services = open_services(settings, create_tables=True)
     try:
         services.vault.create_table()
+        services.codes.create_table()
     finally:
         services.close()

@@ -20,6 +20,9 @@ class Settings:
     db_timeout_s: int = 2
     # Concurrent commands share transactions (tracking/group_commit.py).
     group_commit: bool = True
+    # The address travellers' phones reach, printed in poster and personal QR codes
+    # (e.g. https://rk.liwan.example); empty means the address the request came in on.
+    public_url: str = ""
 
     @property
     def is_postgres(self) -> bool:
@@ -64,6 +67,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         secret=secret,
         db_timeout_s=int(env.get("TRACKING_DB_TIMEOUT", "2")),
         group_commit=env.get("TRACKING_GROUP_COMMIT", "1") != "0",
+        public_url=env.get("TRACKING_PUBLIC_URL", "").rstrip("/"),
     )
 
 

@@ -25,6 +25,8 @@ class Cursor(Protocol):
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
+    @property
+    def rowcount(self) -> int: ...
 
 
 class _PgCursor:
@@ -44,6 +46,10 @@ class _PgCursor:
 
     def fetchall(self) -> list[Any]:
         return self._cur.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
 
 
 def _pg(sql: str) -> str:

@@ -14,18 +14,31 @@ from domain.errors import InvalidInput
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def clean_name(value: str, *, field: str = "name", max_length: int = 100) -> str:
+# Messages are fixed sentences: the form shows them next to the field, translated from the
+# message catalogue (they are its msgids), so they name neither the field nor the value.
+EMPTY = "this field is empty"
+TOO_LONG = "this is too long"
+CONTROL_CHARACTER = (
+    "this contains an invisible control or text-direction character; please type it again"
+)
+BAD_PHONE = "this is not a phone number; include the country code, e.g. +44 20 7946 0958"
+BAD_RESIDENT_ID = (
+    "this resident ID number is not valid (18 characters; check the birth date and last digit)"
+)
+
+
+def clean_name(value: str, *, max_length: int = 100) -> str:
     """NFC-normalised name; any script, combining marks and characters beyond the BMP kept."""
     name = unicodedata.normalize("NFC", value).strip()
     if not name:
-        raise InvalidInput(f"{field} is empty")
+        raise InvalidInput(EMPTY)
     if len(name) > max_length:
-        raise InvalidInput(f"{field} is longer than {max_length} characters")
+        raise InvalidInput(TOO_LONG)
     for ch in name:
         if ch in _BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
             if ch in ("\u200c", "\u200d"):  # joiners are part of correct spelling in some scripts
                 continue
-            raise InvalidInput(f"{field} contains an invisible control character (U+{ord(ch):04X})")
+            raise InvalidInput(CONTROL_CHARACTER)
     return name
 
 
@@ -33,9 +46,9 @@ def e164_phone(value: str, default_region: str = "CN") -> str:
     try:
         number = phonenumbers.parse(value, default_region)
     except phonenumbers.NumberParseException:
-        raise InvalidInput("the phone number is not a phone number") from None
+        raise InvalidInput(BAD_PHONE) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput("the phone number is not valid; include the country code, e.g. +44")
+        raise InvalidInput(BAD_PHONE)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -43,6 +56,4 @@ def prc_resident_id(value: str) -> str:
     try:
         return str(ric.validate(value))
     except ValidationError:
-        raise InvalidInput(
-            "the resident ID number is not valid (18 characters; check the date and last digit)"
-        ) from None
+        raise InvalidInput(BAD_RESIDENT_ID) from None

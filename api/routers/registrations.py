@@ -1,74 +1,39 @@
-"""Public registration by QR: a traveller (and their family) register once, without login."""
+"""Public registration by QR: a traveller (and their family) register once, without login.
+
+The same endpoints serve the mobile form and any app a partner builds on them.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import date
-from typing import Any, Literal
+from typing import Any
+from uuid import UUID
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, field_validator, model_validator
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field
 
-from api.deps import AppDep, IdempotencyDep, context_for
+from api.deps import AppDep, IdempotencyDep, ServicesDep, context_for
 from api.limits import Throttle, client_address
-from domain.errors import InvalidInput
-from tracking.application import Person
-from tracking.validation import clean_name, e164_phone, prc_resident_id
+from tracking.services import Services
+from tracking.traveller_details import DocumentType, TravellerDetails
+from tracking.travellers import prefill, traveller_status
 
 router = APIRouter(tags=["registration"])
 # Hundreds of travellers share the airport's address, so the address limit is generous; the
-# per-document limit is what stops one person's record being hammered.
-_per_address = Throttle("600/minute")
-_per_document = Throttle("10/minute")
+# per-document and per-phone limits are what stop one person's record being hammered.
+per_address = Throttle("600/minute")
+per_document = Throttle("10/minute")
+per_phone = Throttle("20/minute")
+per_code_address = Throttle("300/minute")
 
-DocumentType = Literal["passport", "prc_id", "hk_macao_permit", "taiwan_permit", "other"]
-
-
-class TravellerDetails(BaseModel):
-    doc_type: DocumentType
-    doc_country: str = Field(min_length=3, max_length=3, description="ICAO code, e.g. CHN")
-    doc_number: str = Field(min_length=5, max_length=30)
-    name_native: str = Field(min_length=1, max_length=100)
-    name_latin: str = Field(default="", max_length=100)
-    sex: Literal["female", "male", "unspecified"] = "unspecified"
-    birth_date: date | None = None
-    nationality: str = Field(default="", max_length=3)
-    phone: str = Field(min_length=3, max_length=30)
-    flight: str = Field(default="", max_length=20)
-    came_from: str = Field(default="", max_length=100)
-    destination_street: str = Field(default="", max_length=40)
-    destination_address: str = Field(default="", max_length=200)
-    symptoms: list[str] = Field(default_factory=list, max_length=20)
-    temperature: float | None = Field(default=None, ge=30, le=45)
-
-    @field_validator("name_native", "name_latin", "came_from", "destination_address")
-    @classmethod
-    def _names(cls, value: str) -> str:
-        return _checked(clean_name, value, max_length=200) if value.strip() else ""
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str) -> str:
-        return _checked(e164_phone, value)
-
-    @model_validator(mode="after")
-    def _document(self) -> TravellerDetails:
-        if self.doc_type == "prc_id":
-            self.doc_number = _checked(prc_resident_id, self.doc_number)
-        return self
-
-    def as_person(self) -> Person:
-        details = self.model_dump(mode="json", exclude={"doc_type", "doc_country", "doc_number"})
-        return Person(self.doc_type, self.doc_country, self.doc_number, details)
-
-
-def _checked(check: Any, value: str, **kwargs: Any) -> str:
-    # pydantic reports ValueError next to the field; our checks speak InvalidInput.
-    try:
-        result: str = check(value, **kwargs)
-    except InvalidInput as e:
-        raise ValueError(str(e)) from None
-    return result
+PUBLIC_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the registration conflicts with what is on record"},
+    413: {"description": "the request is too large"},
+    422: {"description": "a field is not valid; `problems` says which and why"},
+    429: {"description": "too many requests from here, or for this document"},
+    503: {"description": "the database is not answering; retry after Retry-After seconds"},
+}
 
 
 class RegisterTravellers(BaseModel):
@@ -76,12 +41,112 @@ class RegisterTravellers(BaseModel):
     travellers: list[TravellerDetails] = Field(min_length=1, max_length=12)
 
 
-@router.post("/api/registrations", status_code=201)
+class Registration(BaseModel):
+    journey_ids: list[UUID]
+    party_id: UUID
+    already_registered: bool
+    pre_registered: bool
+    changed_fields: list[str]
+    status_urls: list[str] = Field(description="each traveller's personal code page")
+
+
+class FindMyDetails(BaseModel):
+    doc_type: DocumentType
+    doc_country: str = Field(min_length=3, max_length=3)
+    doc_number: str = Field(min_length=5, max_length=30)
+    birth_date: date
+
+
+class KnownDetails(BaseModel):
+    found: bool
+    open_journey: bool = False
+    pre_registered: bool = False
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class TravellerStatusOut(BaseModel):
+    stage: str
+    entry_point: str
+    destination_kind: str | None
+    destination_name: str
+    room: str
+    plate: str
+    planned_end: date | None
+    party_size: int
+
+
+def document_key(doc_type: str, country: str, number: str) -> str:
+    # A hash, so that the limiter's memory holds no document numbers.
+    raw = f"{doc_type}|{country.strip().upper()}|{number.strip().upper()}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _throttle(request: Request, document: str, phone: str = "") -> None:
+    keys = [document] if not phone else [document, hashlib.sha256(phone.encode()).hexdigest()]
+    per_address.check(f"ip:{client_address(request)}")
+    per_document.check(keys[0])
+    if phone:
+        per_phone.check(keys[1])
+
+
+@router.post("/api/registrations", status_code=201, responses=PUBLIC_ERRORS)
 def register_travellers(
-    body: RegisterTravellers, request: Request, app: AppDep, idem: IdempotencyDep
-) -> dict[str, Any]:
-    _per_address.check(f"ip:{client_address(request)}")
+    body: RegisterTravellers,
+    request: Request,
+    services: ServicesDep,
+    app: AppDep,
+    idem: IdempotencyDep,
+) -> Registration:
     lead = body.travellers[0]
-    _per_document.check(hashlib.sha256(f"{lead.doc_type}:{lead.doc_number}".encode()).hexdigest())
+    _throttle(request, document_key(lead.doc_type, lead.doc_country, lead.doc_number), lead.phone)
     people = [t.as_person() for t in body.travellers]
-    return app.register_travellers(body.entry_point, people, context_for(None), idem)
+    answer = app.register_travellers(body.entry_point, people, context_for(None), idem)
+    return Registration(**answer, status_urls=_status_urls(services, request, answer))
+
+
+def _status_urls(services: Services, request: Request, answer: dict[str, Any]) -> list[str]:
+    base = services.settings.public_url or str(request.base_url).rstrip("/")
+    codes = [services.codes.code_for(UUID(j)) for j in answer["journey_ids"]]
+    return [f"{base}/t/{code}" for code in codes]
+
+
+@router.post("/api/registrations/lookup", responses=PUBLIC_ERRORS)
+def find_my_details(body: FindMyDetails, request: Request, app: AppDep) -> KnownDetails:
+    """What we hold for a document, if the birth date matches (to pre-fill the form).
+
+    A POST, so that the document number never appears in a URL or an access log."""
+    _throttle(request, document_key(body.doc_type, body.doc_country, body.doc_number))
+    known = prefill(app, body.doc_type, body.doc_country, body.doc_number, body.birth_date)
+    if known is None:
+        return KnownDetails(found=False)
+    return KnownDetails(
+        found=True,
+        open_journey=known.open_journey,
+        pre_registered=known.pre_registered,
+        details=known.details,
+    )
+
+
+@router.get(
+    "/api/travellers/{code}",
+    responses={404: {"description": "no working personal code"}, **PUBLIC_ERRORS},
+)
+def my_status(code: str, request: Request, services: ServicesDep) -> TravellerStatusOut:
+    """The traveller's own status, by their personal code (unknown, expired and revoked
+    codes get the same 404)."""
+    if not per_code_address.allows(client_address(request)):
+        raise HTTPException(429, "too many requests; please wait a minute and try again")
+    journey_id = services.codes.resolve(code)
+    if journey_id is None:
+        raise HTTPException(404, "this code does not work; ask the staff nearby for help")
+    status = traveller_status(services.app, journey_id)
+    return TravellerStatusOut(
+        stage=status.stage,
+        entry_point=status.entry_point,
+        destination_kind=status.destination_kind,
+        destination_name=status.destination_name,
+        room=status.room,
+        plate=status.plate,
+        planned_end=status.planned_end,
+        party_size=status.party_size,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import zlib
 from typing import Any
 from uuid import uuid4
 
@@ -66,13 +67,16 @@ class Api:
 
 
 def traveller(number: str, name: str = "测试 旅客", **extra: Any) -> dict[str, Any]:
+    # One phone each, as in life: public registration is throttled per phone number.
+    phone = f"+44791112{zlib.crc32(number.encode()) % 10_000:04d}"
     return {
         "doc_type": "passport",
         "doc_country": "GBR",
         "doc_number": number,
         "name_native": name,
         "name_latin": "TEST TRAVELLER",
-        "phone": "+447911123456",
+        "birth_date": "1985-04-12",
+        "phone": phone,
         "flight": "CZ3100",
         "came_from": "London",
         **extra,

@@ -161,7 +161,7 @@ def test_bad_input_gets_a_clear_4xx_and_stores_nothing(live: Live) -> None:
         {"entry_point": codes["entry"], "travellers": [traveller("B3000001", "Ali\u202eevil")]},
         expect=422,
     )
-    assert "name_native" in bidi["detail"] and "control character" in bidi["detail"]
+    assert "name_native" in bidi["detail"] and "control or text-direction" in bidi["detail"]
     prc = public.post(
         "/api/registrations",
         {

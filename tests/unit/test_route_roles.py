@@ -8,6 +8,8 @@ from api.main import ROUTERS
 
 PUBLIC = {
     ("POST", "/api/registrations"),
+    ("POST", "/api/registrations/lookup"),
+    ("GET", "/api/travellers/{code}"),
     ("POST", "/api/auth/token"),
     ("GET", "/healthz"),
     ("GET", "/docs"),

@@ -1,0 +1,124 @@
+"""What a traveller may read about their own journey: their status, and a form pre-filled
+from what we already hold (an upstream list, or their earlier trip).
+
+These read the write model (the journey's own events), not the views: a traveller who has
+just submitted the form must see their registration at once, whatever the projector's lag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from domain.identity import IdentityRecord, identity_key, identity_record_id
+from domain.party import TravelParty
+from domain.site import Site
+from domain.transport import TransportRun
+from tracking.application import TrackingApp
+
+# What a returning traveller's next trip may reuse: who they are and how to reach them, not
+# where they went, how they felt or where they stayed last time.
+IDENTITY_FIELDS = ("name_native", "name_latin", "sex", "birth_date", "nationality", "phone")
+# Health data is never sent back to a form, even to the same traveller.
+NEVER_PREFILLED = ("symptoms", "temperature")
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """Details to show in the form. `open_journey` says whether the traveller is completing
+    (or amending) a journey that already exists, rather than starting a new trip."""
+
+    details: dict[str, Any]
+    open_journey: bool
+    pre_registered: bool
+
+
+@dataclass(frozen=True)
+class TravellerStatus:
+    journey_id: UUID
+    stage: str
+    entry_point: str
+    entry_point_name: str
+    destination_kind: str | None
+    destination_name: str
+    destination_street_address: str
+    room: str
+    plate: str
+    planned_end: date | None
+    party_size: int
+    name: str
+
+
+def prefill(
+    app: TrackingApp, doc_type: str, country: str, number: str, birth_date: date
+) -> Prefill | None:
+    """The details we hold for this document, if the birth date matches them.
+
+    The document number alone is a small space that others may know; the birth date is the
+    second thing only the holder (or their passport) tells us. Both are on the data page.
+    """
+    key = identity_key(app.secret, doc_type, country, number)
+    try:
+        record: object = app.repository.get(identity_record_id(key))
+    except AggregateNotFoundError:
+        return None
+    assert isinstance(record, IdentityRecord)
+    journey = app.journey(record.latest_journey)
+    details = app.personal_details(journey)
+    if details.get("birth_date") != birth_date.isoformat():
+        return None
+    if journey.is_closed:
+        kept = {k: details[k] for k in IDENTITY_FIELDS if k in details}
+        return Prefill(kept, open_journey=False, pre_registered=False)
+    kept = {k: v for k, v in details.items() if k not in NEVER_PREFILLED}
+    return Prefill(
+        kept, open_journey=True, pre_registered=not journey.confirmed_by_traveller
+    )
+
+
+def traveller_status(app: TrackingApp, journey_id: UUID) -> TravellerStatus:
+    journey = app.journey(journey_id)
+    details = app.personal_details(journey)
+    destination_name = ""
+    if journey.site_id is not None:
+        site: object = app.repository.get(journey.site_id)
+        assert isinstance(site, Site)
+        destination_name = site.name
+    plate = ""
+    if journey.run_id is not None:
+        run: object = app.repository.get(journey.run_id)
+        assert isinstance(run, TransportRun)
+        plate = run.plate
+    party_size = 1
+    if journey.party_id != journey.id:
+        party: object = app.repository.get(journey.party_id)
+        assert isinstance(party, TravelParty)
+        party_size = len(party.members)
+    return TravellerStatus(
+        journey_id=journey.id,
+        stage=journey.stage.value,
+        entry_point=journey.entry_point,
+        entry_point_name=app.entry_point(journey.entry_point).name,
+        destination_kind=journey.destination_kind.value if journey.destination_kind else None,
+        destination_name=destination_name,
+        destination_street_address=str(details.get("destination_address", "")),
+        room=journey.room,
+        plate=plate,
+        planned_end=journey.planned_end,
+        party_size=party_size,
+        name=str(details.get("name_native") or details.get("name_latin") or ""),
+    )
+
+
+def party_journeys(app: TrackingApp, journey_id: UUID) -> list[UUID]:
+    """The journeys registered together with this one, this one first."""
+    journey = app.journey(journey_id)
+    if journey.party_id == journey.id:
+        return [journey.id]
+    party: object = app.repository.get(journey.party_id)
+    assert isinstance(party, TravelParty)
+    return [journey.id, *(m for m in party.members if m != journey.id)]
