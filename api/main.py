@@ -13,7 +13,20 @@ from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routers import auth, board, docs, health, journeys, reference, registrations, runs
+from api.routers import (
+    admin_pages,
+    arrivals,
+    auth,
+    board,
+    docs,
+    health,
+    journeys,
+    posters,
+    reference,
+    registrations,
+    runs,
+    traveller_pages,
+)
 from dashboard import STATIC_DIR
 from projections.projector import Projector
 from tracking.services import open_services
@@ -21,7 +34,21 @@ from tracking.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 ROUTERS = tuple(
-    m.router for m in (health, docs, auth, reference, registrations, journeys, runs, board)
+    m.router
+    for m in (
+        health,
+        docs,
+        auth,
+        reference,
+        registrations,
+        arrivals,
+        traveller_pages,
+        posters,
+        admin_pages,
+        journeys,
+        runs,
+        board,
+    )
 )
 
 

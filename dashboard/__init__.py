@@ -8,3 +8,4 @@ import pathlib
 
 STATIC_DIR = pathlib.Path(__file__).parent / "static"
 TEMPLATES_DIR = pathlib.Path(__file__).parent / "templates"
+LOCALES_DIR = pathlib.Path(__file__).parent / "locales"

@@ -227,3 +227,29 @@ def read_reference(store: SideStore) -> dict[str, Any]:
     return {
         "position": position, "entry_points": entry_points, "sites": sites, "vehicles": vehicles,
     }
+
+
+def read_entry_point_journeys(
+    store: SideStore, entry_point: str, limit: int = 5000
+) -> dict[str, Any]:
+    """The open journeys that started at an entry point, oldest first (the desk's list)."""
+    open_stages = [s.value for s in Stage if not s.is_closed]
+    marks = ", ".join("?" for _ in open_stages)
+    try:
+        with _snapshot(store) as cur:
+            position = _position(cur)[0]
+            cur.execute(
+                "SELECT journey_id, stage, entered_at, party_id FROM journey_stage "  # noqa: S608
+                f"WHERE entry_point = ? AND stage IN ({marks}) ORDER BY entered_at LIMIT ?",
+                (entry_point, *open_stages, limit),
+            )
+            rows = cur.fetchall()
+    except _NoViews:
+        return {"position": 0, "journeys": []}
+    return {
+        "position": position,
+        "journeys": [
+            {"journey_id": _id(j), "stage": s, "entered_at": _iso(e), "party_id": _id(p)}
+            for j, s, e, p in rows
+        ],
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,9 +12,17 @@ from domain.errors import DomainError
 from domain.staff import Role
 from projections.cli import app as projections_app
 from projections.projector import Projector
+from projections.queries import read_reference
 from tracking.demo import demo_accounts, seed_demo
+from tracking.printing.posters import (
+    poster_pdf,
+    poster_svg,
+    registration_lines,
+    registration_url,
+)
 from tracking.services import Services, migrate, open_services
 from tracking.settings import Settings, load_settings
+from tracking.sidestore import SideStore
 
 app = typer.Typer(help="Door-to-door tracking (车门到房门)", no_args_is_help=True)
 users = typer.Typer(help="Staff accounts.", no_args_is_help=True)
@@ -66,8 +75,60 @@ def serve(
                 typer.echo("  " + line)
         finally:
             services.close()
+    for line in registration_form_lines(settings, host, port):
+        typer.echo(line)
     typer.echo(f"Serving on http://{host}:{port}  (store: {settings.store_kind}; docs: /docs)")
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+def entry_points(settings: Settings) -> list[tuple[str, str]]:
+    """(code, name) of every entry point, once the views hold everything the log has."""
+    projector = Projector(settings)
+    try:
+        projector.run_once()
+    finally:
+        projector.close()
+    store = SideStore(settings)
+    try:
+        return [(e["code"], e["name"]) for e in read_reference(store)["entry_points"]]
+    finally:
+        store.close()
+
+
+def registration_form_lines(settings: Settings, host: str, port: int) -> list[str]:
+    base = settings.public_url or f"http://{host}:{port}"
+    return registration_lines(entry_points(settings), base)
+
+
+@app.command("posters")
+def posters_command(
+    out: Annotated[
+        Path | None, typer.Option(help="folder for the files [default: $TRACKING_DATA_DIR/posters]")
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="address the travellers' phones reach "
+            "[default: TRACKING_PUBLIC_URL, else http://127.0.0.1:8000]"
+        ),
+    ] = None,
+) -> None:
+    """Write a QR poster (SVG and A4 PDF) for every entry point."""
+    settings = load_settings()
+    migrate_all(settings)
+    found = entry_points(settings)
+    if not found:
+        typer.echo("no entry points yet: register one (or run `tracking seed-demo`)", err=True)
+        raise typer.Exit(1)
+    folder = out or settings.data_dir / "posters"
+    folder.mkdir(parents=True, exist_ok=True)
+    base = base_url or settings.public_url or "http://127.0.0.1:8000"
+    for code, name in found:
+        url = registration_url(base, code)
+        svg, pdf = folder / f"{code}.svg", folder / f"{code}.pdf"
+        svg.write_text(poster_svg(code, name, url), encoding="utf-8")
+        pdf.write_bytes(poster_pdf(code, name, url))
+        typer.echo(f"{code} ({name}): {url}\n  {svg}\n  {pdf}")
 
 
 @users.command("add")
@@ -95,6 +156,92 @@ def with_services(action: Callable[[Services], object], settings: Settings) -> N
         raise typer.Exit(1) from None
     finally:
         services.close()
+
+
+imports = typer.Typer(help="Upstream lists: airline manifests, customs exports.",
+                      no_args_is_help=True)
+app.add_typer(imports, name="import")
+
+
+@imports.command("arrivals")
+def import_arrivals_command(
+    file: Annotated[Path, typer.Argument(help="CSV export (UTF-8, or GB18030 from Excel)")],
+    entry_point: Annotated[
+        str, typer.Option("--entry-point", help="where these travellers arrive, e.g. CAN-T2")
+    ],
+    column: Annotated[
+        list[str] | None,
+        typer.Option(help="FIELD=HEADER for a header not recognised (docs/import.md); repeat"),
+    ] = None,
+    rejected: Annotated[
+        Path | None, typer.Option(help="report of rejected rows [default: FILE.rejected.csv]")
+    ] = None,
+) -> None:
+    """Pre-register the travellers of an airline manifest or customs export."""
+    # Imported here: the other commands should not pay for them at start-up.
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from tracking.arrivals import (
+        ArrivalsFileError,
+        check_arrivals,
+        import_arrivals,
+        open_arrivals,
+        require_entry_point,
+        write_rejected,
+    )
+    from tracking.errors import StoreUnavailable
+
+    def fail(message: str) -> typer.Exit:
+        typer.echo(f"error: {message}", err=True)
+        return typer.Exit(1)
+
+    pairs = [c.partition("=") for c in column or []]
+    if any(not sep for _, sep, _ in pairs):
+        raise fail("--column takes FIELD=HEADER, e.g. --column doc_number='Passport #'")
+    try:
+        source = open_arrivals(file, {f.strip(): h for f, _, h in pairs})
+    except ArrivalsFileError as e:
+        raise fail(str(e)) from None
+    services = open_services(load_settings())
+    try:
+        require_entry_point(services.app, entry_point)
+        # On stderr, so the summary on stdout stays one line a script can read; a terminal
+        # shows the bars moving, a log gets their final state.
+        with Progress(
+            TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("rows"), TimeElapsedColumn(),
+            console=Console(stderr=True), transient=False,
+        ) as progress:
+            checking = progress.add_task("Checking", total=source.rows)
+            arrivals = check_arrivals(
+                source, on_row=lambda n: progress.update(checking, completed=n)
+            )
+            registering = progress.add_task("Registering", total=arrivals.travellers)
+            summary = import_arrivals(
+                services.app, arrivals, entry_point,
+                on_rows=lambda n: progress.advance(registering, n),
+            )
+    except DomainError as e:
+        raise fail(str(e)) from None
+    except StoreUnavailable as e:
+        raise fail(f"the store is unavailable ({e}); importing again is safe") from None
+    finally:
+        services.close()
+    report = rejected or file.with_suffix(".rejected.csv")
+    write_rejected(report, summary.rejected)
+    see = f" (see {report})" if summary.rejected else ""
+    typer.echo(
+        f"{summary.rows} rows: {summary.registered} travellers registered in "
+        f"{summary.parties} parties, {summary.already_registered} already registered, "
+        f"{summary.rejected_rows} rows rejected{see}"
+    )
 
 
 def main() -> None:

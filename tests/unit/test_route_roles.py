@@ -10,9 +10,15 @@ PUBLIC = {
     ("POST", "/api/registrations"),
     ("POST", "/api/registrations/lookup"),
     ("GET", "/api/travellers/{code}"),
+    ("GET", "/r/{entry_point}"),
+    ("POST", "/r/{entry_point}"),
+    ("GET", "/t/{code}"),
+    ("GET", "/t/{code}/qr.svg"),
+    ("GET", "/t/{code}/qr.png"),
     ("POST", "/api/auth/token"),
     ("GET", "/healthz"),
     ("GET", "/docs"),
+    ("GET", "/admin/posters"),
     ("GET", "/openapi.json"),
 }
 
@@ -48,3 +54,14 @@ def test_every_staff_endpoint_names_its_roles() -> None:
 def test_survey_answers_are_only_for_survey_staff_and_commanders() -> None:
     survey = next(r for r in ROUTES if r.path.endswith("/survey"))
     assert _roles(survey) == {"surveyor", "commander"}
+
+
+def test_posters_are_for_the_desks_and_command() -> None:
+    posters = [r for r in ROUTES if "poster" in r.path and r.path.startswith("/api/")]
+    assert {r.path for r in posters} >= {
+        "/api/posters",
+        "/api/entry-points/{code}/poster.svg",
+        "/api/entry-points/{code}/poster.pdf",
+    }
+    for route in posters:
+        assert _roles(route) == {"admin", "screener", "dispatcher", "commander"}, route.path
