@@ -10,24 +10,15 @@ from uuid import UUID, uuid4
 import pytest
 from playwright.sync_api import Page, expect
 
-from domain.staff import Role
 from tests.browser.conftest import Phone
-from tests.e2e.client import Api
+from tests.e2e.client import open_entry_point, street_of
 from tests.e2e.conftest import Live
 from tracking.services import open_services
 
 
 @pytest.fixture(scope="module")
 def entry(live_server: Live) -> str:
-    admin = Api.signed_in(live_server.url, live_server.settings, Role.ADMIN)
-    tag = uuid4().hex[:6].upper()
-    admin.post("/api/entry-points", {"code": f"EP-{tag}", "name": "白云机场 T2"}, expect=201)
-    admin.post(
-        "/api/sites", {"code": f"ST-{tag}", "name": "沙面街道", "kind": "home", "capacity": 50},
-        expect=201,
-    )
-    admin.wait_for_views()
-    return f"EP-{tag}"
+    return open_entry_point(live_server.url, live_server.settings, "白云机场 T2", "沙面街道")
 
 
 def _fill_person(page: Page, i: int, number: str, born: str, name: str) -> None:
@@ -82,7 +73,7 @@ def test_a_traveller_registers_in_chinese_and_again_with_the_same_passport(
     expect(page.locator("#phone")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#t0-name_native")).to_have_value("王小明")
     page.screenshot(path=artifacts / "2-error-zh.png", full_page=True)
-    _fill_trip(page, "ST-" + entry.removeprefix("EP-"))
+    _fill_trip(page, street_of(entry))
     page.get_by_role("button", name="提交登记").click()
     expect(page.locator(".notice.ok")).to_have_text("登记完成。")
     expect(page.locator("figure.code svg")).to_be_visible()
@@ -94,7 +85,7 @@ def test_a_traveller_registers_in_chinese_and_again_with_the_same_passport(
     again = phone("zh-CN")
     again.goto(f"{live_server.url}/r/{entry}")
     _fill_person(again, 0, number, "1986-03-04", "王小明")
-    _fill_trip(again, "ST-" + entry.removeprefix("EP-"))
+    _fill_trip(again, street_of(entry))
     again.get_by_role("button", name="提交登记").click()
     expect(again.locator(".notice.ok")).to_have_text("您已登记过，修改已保存。")
     again.screenshot(path=artifacts / "4-already-registered-zh.png", full_page=True)
@@ -117,7 +108,7 @@ def test_an_english_speaker_switches_language_and_registers_a_family_of_three(
     expect(page.locator("#t0-doc_number")).to_have_value(f"F{tag}1")
     _fill_person(page, 1, f"F{tag}2", "2012-05-06", "Oliver Hart")
     _fill_person(page, 2, f"F{tag}3", "2016-07-08", "Ha𠮷 Hart")
-    _fill_trip(page, "ST-" + entry.removeprefix("EP-"))
+    _fill_trip(page, street_of(entry))
     _fits_the_phone(page)
     page.screenshot(path=artifacts / "1-family-form-en.png", full_page=True)
     page.get_by_role("button", name="Register").click()

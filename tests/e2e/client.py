@@ -81,3 +81,29 @@ def traveller(number: str, name: str = "测试 旅客", **extra: Any) -> dict[st
         "came_from": "London",
         **extra,
     }
+
+
+def open_entry_point(base_url: str, settings: Settings, name: str, street_name: str) -> str:
+    """A new entry point (`EP-<tag>`) and a home street `ST-<tag>`, both in the views."""
+    admin = Api.signed_in(base_url, settings, Role.ADMIN)
+    tag = uuid4().hex[:6].upper()
+    admin.post("/api/entry-points", {"code": f"EP-{tag}", "name": name}, expect=201)
+    admin.post(
+        "/api/sites", {"code": f"ST-{tag}", "name": street_name, "kind": "home", "capacity": 50},
+        expect=201,
+    )
+    admin.wait_for_views()
+    return f"EP-{tag}"
+
+
+def street_of(entry_point: str) -> str:
+    return "ST-" + entry_point.removeprefix("EP-")
+
+
+def event_count(settings: Settings) -> int:
+    """How many events the store holds: a refused command must not change it."""
+    services = open_services(settings)
+    try:
+        return services.app.recorder.max_notification_id() or 0
+    finally:
+        services.close()

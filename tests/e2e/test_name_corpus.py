@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from domain.staff import Role
-from tests.e2e.client import Api, traveller
+from tests.e2e.client import Api, event_count, open_entry_point, street_of, traveller
 from tests.e2e.conftest import Live
 from tracking.services import open_services
 
@@ -49,15 +49,8 @@ INVALID = {
 
 @pytest.fixture(scope="module")
 def desk(live: Live) -> tuple[str, Api]:
-    admin = Api.signed_in(live.url, live.settings, Role.ADMIN)
-    tag = uuid4().hex[:6].upper()
-    admin.post("/api/entry-points", {"code": f"EP-{tag}", "name": "荔湾接待点"}, expect=201)
-    admin.post(
-        "/api/sites", {"code": f"ST-{tag}", "name": "岭南街道", "kind": "home", "capacity": 50},
-        expect=201,
-    )
-    admin.wait_for_views()
-    return f"EP-{tag}", Api.signed_in(live.url, live.settings, Role.SCREENER)
+    entry = open_entry_point(live.url, live.settings, "荔湾接待点", "岭南街道")
+    return entry, Api.signed_in(live.url, live.settings, Role.SCREENER)
 
 
 def _submit(live: Live, entry: str, name: str) -> httpx.Response:
@@ -69,21 +62,13 @@ def _submit(live: Live, entry: str, name: str) -> httpx.Response:
             "t0-doc_type": "passport", "t0-doc_country": "GBR",
             "t0-doc_number": number, "t0-birth_date": "1979-09-09",
             "t0-name_native": name, "phone": traveller(number)["phone"],
-            "destination_street": "ST-" + entry.removeprefix("EP-"),
+            "destination_street": street_of(entry),
             "destination_address": name[:50] or "x",
         },
         headers={"Accept-Language": "en"},
         follow_redirects=False,
         timeout=15,
     )
-
-
-def _events(live: Live) -> int:
-    services = open_services(live.settings)
-    try:
-        return services.app.recorder.max_notification_id() or 0
-    finally:
-        services.close()
 
 
 @pytest.mark.parametrize("case", sorted(VALID))
@@ -124,7 +109,7 @@ def test_invalid_names_are_refused_with_a_message_and_store_nothing(
     live: Live, desk: tuple[str, Api], case: str
 ) -> None:
     entry, _ = desk
-    before = _events(live)
+    before = event_count(live.settings)
     response = _submit(live, entry, INVALID[case])
     assert response.status_code == 422
     errors = dict(re.findall(r'<p class="error" id="([^"]+)-error">([^<]*)</p>', response.text))
@@ -134,14 +119,14 @@ def test_invalid_names_are_refused_with_a_message_and_store_nothing(
         "this field is required",
         "this field is empty",
     }
-    assert _events(live) == before
+    assert event_count(live.settings) == before
 
 
 def test_the_api_refuses_the_same_names_with_422_and_a_message(
     live: Live, desk: tuple[str, Api]
 ) -> None:
     entry, _ = desk
-    before = _events(live)
+    before = event_count(live.settings)
     for name in INVALID.values():
         response = httpx.post(
             f"{live.url}/api/registrations",
@@ -151,4 +136,4 @@ def test_the_api_refuses_the_same_names_with_422_and_a_message(
         )
         assert response.status_code == 422, (name, response.text)
         assert response.json()["problems"][0]["field"] == "travellers.0.name_native"
-    assert _events(live) == before
+    assert event_count(live.settings) == before

@@ -15,7 +15,7 @@ import zxingcpp
 
 from domain.journey import Journey
 from domain.staff import Role
-from tests.e2e.client import Api, traveller
+from tests.e2e.client import Api, event_count, open_entry_point, street_of, traveller
 from tests.e2e.conftest import Live
 from tests.support import ctx
 from tracking.application import Person
@@ -25,16 +25,7 @@ from tracking.services import open_services
 
 @pytest.fixture(scope="module")
 def entry(live: Live) -> str:
-    admin = Api.signed_in(live.url, live.settings, Role.ADMIN)
-    tag = uuid4().hex[:6].upper()
-    admin.post("/api/entry-points", {"code": f"EP-{tag}", "name": "白云机场 T2"}, expect=201)
-    admin.post(
-        "/api/sites",
-        {"code": f"ST-{tag}", "name": "沙面街道", "kind": "home", "capacity": 50},
-        expect=201,
-    )
-    Api(live.url).wait_for_views()
-    return f"EP-{tag}"
+    return open_entry_point(live.url, live.settings, "白云机场 T2", "沙面街道")
 
 
 def _form(number: str, street: str, **extra: str) -> dict[str, str]:
@@ -59,18 +50,6 @@ def _form(number: str, street: str, **extra: str) -> dict[str, str]:
         "action": "submit",
         **extra,
     }
-
-
-def _street(entry: str) -> str:
-    return "ST-" + entry.removeprefix("EP-")
-
-
-def _events(live: Live) -> int:
-    services = open_services(live.settings)
-    try:
-        return services.app.recorder.max_notification_id() or 0
-    finally:
-        services.close()
 
 
 def _journey(live: Live, journey_id: UUID) -> Journey:
@@ -134,10 +113,10 @@ def test_the_form_speaks_the_browsers_language_with_a_visible_switch(
 def test_invalid_fields_are_named_in_the_travellers_language_and_nothing_is_stored(
     live: Live, entry: str
 ) -> None:
-    before = _events(live)
+    before = event_count(live.settings)
     bad = _form(
         "BAD12345",
-        _street(entry),
+        street_of(entry),
         **{"phone": "12345", "t0-birth_date": "2199-01-01", "t0-name_native": "Eve\u202egnp"},
     )
     response = _submit(live, entry, bad, lang="zh-CN")
@@ -151,14 +130,14 @@ def test_invalid_fields_are_named_in_the_travellers_language_and_nothing_is_stor
     assert 'aria-invalid="true"' in response.text
     # What the traveller typed is kept, so they correct only what is wrong.
     assert 'value="BAD12345"' in response.text
-    assert _events(live) == before
+    assert event_count(live.settings) == before
 
 
 def test_register_once_then_the_same_passport_reaches_the_same_journey(
     live: Live, entry: str
 ) -> None:
     number = f"R{uuid4().hex[:8].upper()}"
-    first = _submit(live, entry, _form(number, _street(entry)))
+    first = _submit(live, entry, _form(number, street_of(entry)))
     code = _code_of(first)
     assert first.headers["location"].endswith("done=registered")
     page = httpx.get(f"{live.url}{first.headers['location']}", headers={"Accept-Language": "en"})
@@ -168,7 +147,7 @@ def test_register_once_then_the_same_passport_reaches_the_same_journey(
     assert "Registered. Go to the health desk at 白云机场 T2 and show this code." in page.text
     assert "Registration complete." in page.text
 
-    again = _submit(live, entry, _form(number, _street(entry), phone="+447911123457"))
+    again = _submit(live, entry, _form(number, street_of(entry), phone="+447911123457"))
     assert _code_of(again) == code
     assert again.headers["location"].endswith("done=amended")
     journey = _journey(live, _resolve(live, code))
@@ -188,7 +167,7 @@ def test_a_family_of_three_registers_in_one_submission_as_one_party(
     live: Live, entry: str
 ) -> None:
     tag = uuid4().hex[:6].upper()
-    data = _form(f"P{tag}1", _street(entry), members="2")
+    data = _form(f"P{tag}1", street_of(entry), members="2")
     for i, (name, born) in enumerate((("李雷", "2014-02-03"), ("李𠮷", "2018-07-08")), start=1):
         data |= {
             f"t{i}-doc_type": "passport",
@@ -207,7 +186,7 @@ def test_a_family_of_three_registers_in_one_submission_as_one_party(
 
 
 def test_adding_a_member_and_a_place_needs_no_javascript(live: Live, entry: str) -> None:
-    data = _form("X0000001", _street(entry), action="add_member")
+    data = _form("X0000001", street_of(entry), action="add_member")
     page = _submit(live, entry, data)
     assert page.status_code == 200
     assert 'name="t1-doc_number"' in page.text and 'name="members" value="1"' in page.text
@@ -271,7 +250,7 @@ def test_an_upstream_list_pre_fills_the_form_and_nothing_is_typed_twice(
     confirmed = _submit(
         live,
         entry,
-        _form(number, _street(entry), **{
+        _form(number, street_of(entry), **{
             "t0-doc_country": "FRA", "t0-birth_date": "1990-01-02",
             "t0-name_native": "Zoé Lefèvre", "phone": "+33612345678"}),
     )
@@ -284,7 +263,7 @@ def test_a_returning_traveller_starts_a_new_journey_pre_filled_from_the_last(
     live: Live, entry: str
 ) -> None:
     number = f"B{uuid4().hex[:8].upper()}"
-    first = _resolve(live, _code_of(_submit(live, entry, _form(number, _street(entry)))))
+    first = _resolve(live, _code_of(_submit(live, entry, _form(number, street_of(entry)))))
     dispatcher = Api.signed_in(live.url, live.settings, Role.DISPATCHER)
     dispatcher.post(f"/api/journeys/{first}/cancellation", {"reason": "flight cancelled"})
     lookup = _form(number, "", action="lookup", phone="", flight="", **{"t0-name_native": ""})
@@ -293,22 +272,22 @@ def test_a_returning_traveller_starts_a_new_journey_pre_filled_from_the_last(
     assert 'value="Amelia Hart"' in page.text
     assert f'value="{traveller(number)["phone"]}"' in page.text
     assert 'value="CZ304"' not in page.text  # the last trip's flight is not this trip's
-    second = _resolve(live, _code_of(_submit(live, entry, _form(number, _street(entry)))))
+    second = _resolve(live, _code_of(_submit(live, entry, _form(number, street_of(entry)))))
     assert second != first
 
 
 def test_a_different_birth_date_cannot_take_over_a_registration(live: Live, entry: str) -> None:
     number = f"T{uuid4().hex[:8].upper()}"
-    _code_of(_submit(live, entry, _form(number, _street(entry))))
-    before = _events(live)
-    other = _submit(live, entry, _form(number, _street(entry), **{"t0-birth_date": "1970-01-01"}))
+    _code_of(_submit(live, entry, _form(number, street_of(entry))))
+    before = event_count(live.settings)
+    other = _submit(live, entry, _form(number, street_of(entry), **{"t0-birth_date": "1970-01-01"}))
     assert other.status_code == 409
     assert "do not match the registration" in other.text
-    assert _events(live) == before
+    assert event_count(live.settings) == before
 
 
 def test_unknown_expired_and_revoked_codes_look_the_same(live: Live, entry: str) -> None:
-    code = _code_of(_submit(live, entry, _form(f"C{uuid4().hex[:8].upper()}", _street(entry))))
+    code = _code_of(_submit(live, entry, _form(f"C{uuid4().hex[:8].upper()}", street_of(entry))))
     journey_id = _resolve(live, code)
     services = open_services(live.settings)
     try:
