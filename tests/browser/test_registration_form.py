@@ -43,6 +43,30 @@ def _fits_the_phone(page: Page) -> None:
     assert width <= page.viewport_size["width"] if page.viewport_size else False, width
 
 
+def _accessible(page: Page) -> None:
+    # Every control has a label a screen reader announces, every error is tied to its field,
+    # and every button or link is a target a thumb can hit.
+    problems = page.evaluate(
+        """() => {
+          const out = [];
+          for (const el of document.querySelectorAll('input, select, textarea')) {
+            if (el.type === 'hidden') continue;
+            if (!el.labels || el.labels.length === 0) out.push('unlabelled ' + el.name);
+          }
+          for (const err of document.querySelectorAll('.error')) {
+            const field = document.querySelector(`[aria-describedby~="${err.id}"]`);
+            if (!field) out.push('error not tied to a field: ' + err.id);
+          }
+          for (const el of document.querySelectorAll('button, a.button, .languages a')) {
+            const r = el.getBoundingClientRect();
+            if (r.height < 44) out.push('small target ' + el.textContent.trim());
+          }
+          return out;
+        }"""
+    )
+    assert problems == []
+
+
 def _journey_of(live: Live, page: Page) -> UUID:
     code = re.search(r"/t/([\w-]+)", page.url)
     assert code is not None, page.url
@@ -72,6 +96,7 @@ def test_a_traveller_registers_in_chinese_and_again_with_the_same_passport(
     expect(page.locator("#phone-error")).to_contain_text("不是有效的电话号码")
     expect(page.locator("#phone")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#t0-name_native")).to_have_value("王小明")
+    _accessible(page)
     page.screenshot(path=artifacts / "2-error-zh.png", full_page=True)
     _fill_trip(page, street_of(entry))
     page.get_by_role("button", name="提交登记").click()
@@ -110,6 +135,7 @@ def test_an_english_speaker_switches_language_and_registers_a_family_of_three(
     _fill_person(page, 2, f"F{tag}3", "2016-07-08", "Ha𠮷 Hart")
     _fill_trip(page, street_of(entry))
     _fits_the_phone(page)
+    _accessible(page)
     page.screenshot(path=artifacts / "1-family-form-en.png", full_page=True)
     page.get_by_role("button", name="Register").click()
     expect(page.locator(".notice.ok")).to_have_text("Registration complete.")
