@@ -70,6 +70,7 @@ class TravellerForm:
         default_factory=lambda: [{} for _ in range(EMPTY_PLACES)]
     )
     mrz: dict[int, str] = field(default_factory=dict)
+    _history_rows: list[int] = field(default_factory=list)
     # Field name ("t1-birth_date", "phone", "h0-place") → message id.
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -95,7 +96,11 @@ class TravellerForm:
     def validate(self) -> list[TravellerDetails] | None:
         """The travellers, or None with `errors` filled in."""
         self.errors = {}
-        history = [_place(p) for p in self.places if any(v.strip() for v in p.values())]
+        # Blank rows are skipped; errors must still name the row the traveller sees.
+        self._history_rows = [
+            j for j, p in enumerate(self.places) if any(v.strip() for v in p.values())
+        ]
+        history = [_place(self.places[j]) for j in self._history_rows]
         travellers: list[TravellerDetails] = []
         for i, person in enumerate(self.people):
             raw = {k: v for k, v in person.items() if v != ""}
@@ -116,8 +121,8 @@ class TravellerForm:
             loc = [str(p) for p in problem["loc"]]
             message = _message(problem)
             if loc and loc[0] == "travel_history":
-                j = loc[1] if len(loc) > 1 else "0"
-                name = f"h{j}-{loc[2] if len(loc) > 2 else _FIELD_OF_RULE.get(message, 'place')}"
+                row = self._history_rows[int(loc[1])] if len(loc) > 1 else 0
+                name = f"h{row}-{loc[2] if len(loc) > 2 else _FIELD_OF_RULE.get(message, 'place')}"
             else:
                 target = loc[0] if loc else _FIELD_OF_RULE.get(message, "doc_number")
                 name = target if target in SHARED_FIELDS else f"t{i}-{target}"

@@ -302,3 +302,14 @@ def test_unknown_expired_and_revoked_codes_look_the_same(live: Live, entry: str)
     assert len({a.text.replace(c, "CODE") for a, c in zip(answers, codes, strict=True)}) == 1
     api = [httpx.get(f"{live.url}/api/travellers/{c}") for c in (code, expired, "x" * 43)]
     assert {(a.status_code, a.text) for a in api} == {(404, api[0].text)}
+
+
+def test_an_error_in_the_travel_history_is_shown_on_the_row_it_is_in(
+    live: Live, entry: str
+) -> None:
+    data = _form("H0000001", street_of(entry), places="3")
+    data |= {"h0-place": "", "h0-arrived": "", "h2-place": "Paris", "h2-arrived": "2026-11-10",
+             "h2-left": "2026-11-01"}
+    page = _submit(live, entry, data)
+    assert page.status_code == 422
+    assert _errors(page.text) == {"h2-left": "the date you left is before the date you arrived"}
