@@ -188,14 +188,8 @@ def import_arrivals_command(
         TimeElapsedColumn,
     )
 
-    from tracking.arrivals import (
-        ArrivalsFileError,
-        check_arrivals,
-        import_arrivals,
-        open_arrivals,
-        require_entry_point,
-        write_rejected,
-    )
+    from tracking.arrivals import ArrivalsFileError, check_arrivals, open_arrivals
+    from tracking.arrivals_import import import_arrivals, require_entry_point, write_rejected
     from tracking.errors import StoreUnavailable
 
     def fail(message: str) -> typer.Exit:

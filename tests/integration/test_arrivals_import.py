@@ -20,14 +20,8 @@ from domain.journey import Journey
 from tests.integration.test_application import registered
 from tests.support import ctx, seed_line
 from tracking.application import TrackingApp
-from tracking.arrivals import (
-    ALIASES,
-    ArrivalsFileError,
-    import_arrivals,
-    parse_date,
-    read_arrivals,
-    write_rejected,
-)
+from tracking.arrivals import ALIASES, ArrivalsFileError, parse_date, read_arrivals
+from tracking.arrivals_import import import_arrivals, write_rejected
 from tracking.services import Services
 from tracking.traveller_details import TravellerDetails
 
