@@ -128,7 +128,7 @@ def _act(
     form: TravellerForm,
     entry_point: str,
     request: Request,
-    services: ServicesDep,
+    services: Services,
     lang: Language,
 ) -> Response:
     notice = ""
@@ -138,6 +138,7 @@ def _act(
         index = _index(action)
         if 0 < index < len(form.people):
             form.people.pop(index)
+            form.mrz = {(k - 1 if k > index else k): v for k, v in form.mrz.items() if k != index}
     elif action == "add_place" and len(form.places) < MAX_PLACES:
         form.places.append({})
     elif action.startswith("read_mrz-"):
