@@ -1,0 +1,77 @@
+"""What a scanned personal code means at a handoff: who it is, what staff must check, and
+whether to go on (green), check (amber) or stop (red). Reading only: the handoff itself is
+recorded by the journey's boarding / check-in commands, which record a misdirected scan.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel
+
+from api.deps import AppDep, ServicesDep, allow
+from domain.handoff import Handoff, assess
+from domain.staff import Role
+from tracking.accounts import StaffMember
+from tracking.travellers import traveller_status
+
+router = APIRouter(tags=["handoffs"])
+Scanner = Annotated[
+    StaffMember,
+    Depends(allow(Role.SCREENER, Role.ESCORT, Role.RECEIVER, Role.DISPATCHER, Role.COMMANDER)),
+]
+UNKNOWN = "this code does not work: ask the traveller for their code page, or check the desk list"
+
+
+class ScanResult(BaseModel):
+    journey_id: UUID
+    verdict: str
+    reason: str
+    stage: str
+    name_native: str
+    name_latin: str
+    document_last4: str
+    party_size: int
+    destination_name: str
+    room: str
+    destination_address: str
+    plate: str
+
+
+@router.get("/api/scans/{code}", responses={404: {"description": "no working personal code"}})
+def scan(
+    code: str,
+    services: ServicesDep,
+    app: AppDep,
+    _: Scanner,
+    handoff: Handoff,
+    entry_point: Annotated[str, Query(max_length=40)] = "",
+    run_id: UUID | None = None,
+    site: Annotated[str, Query(max_length=40)] = "",
+) -> ScanResult:
+    journey_id = services.codes.resolve(code)
+    if journey_id is None:
+        raise HTTPException(404, UNKNOWN)
+    journey = app.journey(journey_id)
+    site_id = app.site(site).id if site else None
+    assessment = assess(
+        journey, handoff, entry_point=entry_point, run_id=run_id, site_id=site_id
+    )
+    status = traveller_status(app, journey_id)
+    details = app.personal_details(journey)
+    return ScanResult(
+        journey_id=journey_id,
+        verdict=assessment.verdict.value,
+        reason=assessment.reason,
+        stage=status.stage,
+        name_native=str(details.get("name_native", "")),
+        name_latin=str(details.get("name_latin", "")),
+        document_last4=str(details.get("number", ""))[-4:],
+        party_size=status.party_size,
+        destination_name=status.destination_name,
+        room=status.room,
+        destination_address=status.destination_street_address,
+        plate=status.plate,
+    )
