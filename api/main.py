@@ -21,10 +21,12 @@ from api.routers import (
     docs,
     health,
     journeys,
+    paper,
     posters,
     reference,
     registrations,
     runs,
+    scans,
     traveller_pages,
 )
 from dashboard import STATIC_DIR
@@ -47,6 +49,8 @@ ROUTERS = tuple(
         admin_pages,
         journeys,
         runs,
+        paper,
+        scans,
         board,
     )
 )

@@ -27,7 +27,7 @@ _templates = jinja2.Environment(
 )
 # WeasyPrint shares fontconfig/Pango state between documents; one render at a time is safe,
 # and renders are CPU-bound under the GIL anyway.
-_render_lock = threading.Lock()
+RENDER_LOCK = threading.Lock()
 
 # SVG text does not wrap: long names and addresses are set smaller to fit the A4 width (mm).
 _SVG_TEXT_WIDTH_MM = 180.0
@@ -117,6 +117,6 @@ def poster_pdf(code: str, name: str, url: str) -> bytes:
     import weasyprint  # type: ignore[import-untyped]  # slow to import; only PDFs need it
 
     html = poster_html(code, name, url)
-    with _render_lock:
+    with RENDER_LOCK:
         pdf: bytes = weasyprint.HTML(string=html).write_pdf()
     return pdf
