@@ -26,6 +26,7 @@ from api.routers import (
     reference,
     registrations,
     runs,
+    scanner_page,
     scans,
     traveller_pages,
 )
@@ -51,6 +52,7 @@ ROUTERS = tuple(
         runs,
         paper,
         scans,
+        scanner_page,
         board,
     )
 )

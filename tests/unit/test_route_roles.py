@@ -19,6 +19,7 @@ PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/docs"),
     ("GET", "/admin/posters"),
+    ("GET", "/scan"),
     ("GET", "/openapi.json"),
 }
 
