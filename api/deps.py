@@ -90,6 +90,12 @@ def idempotency(
 IdempotencyDep = Annotated[Idempotency | None, Depends(idempotency)]
 
 
+def public_base_url(services: Services, request: Request) -> str:
+    """The address travellers' phones reach (printed in QR codes): the configured public one,
+    else the one this request came in on."""
+    return services.settings.public_url or str(request.base_url).rstrip("/")
+
+
 def context_for(
     member: StaffMember | None, where: str = "", occurred_at: datetime | None = None
 ) -> Context:

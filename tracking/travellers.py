@@ -110,8 +110,17 @@ def traveller_status(app: TrackingApp, journey_id: UUID) -> TravellerStatus:
         plate=plate,
         planned_end=journey.planned_end,
         party_size=party_size,
-        name=str(details.get("name_native") or details.get("name_latin") or ""),
+        name=_display_name(details),
     )
+
+
+def name_of(app: TrackingApp, journey_id: UUID) -> str:
+    """The name a traveller's family sees next to their code (no run, site or party reads)."""
+    return _display_name(app.personal_details(app.journey(journey_id)))
+
+
+def _display_name(details: dict[str, Any]) -> str:
+    return str(details.get("name_native") or details.get("name_latin") or "")
 
 
 def party_journeys(app: TrackingApp, journey_id: UUID) -> list[UUID]:

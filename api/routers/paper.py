@@ -10,8 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
-from api.deps import AppDep, ServicesDep, allow
-from api.routers.posters import base_url
+from api.deps import AppDep, ServicesDep, allow, public_base_url
 from domain.staff import Role
 from tracking.accounts import StaffMember
 from tracking.printing.paper import door_labels, render_door_labels, render_manifest, run_manifest
@@ -47,7 +46,7 @@ def run_manifest_route(
     run_id: UUID, app: AppDep, services: ServicesDep, request: Request, _: ManifestReader
 ) -> Response:
     """The A4 manifest of a vehicle run: passengers by seat, with their personal codes."""
-    manifest = run_manifest(app, services.codes, run_id, base_url(services, request))
+    manifest = run_manifest(app, services.codes, run_id, public_base_url(services, request))
     return _pdf(render_manifest(manifest), f"manifest-{manifest.plate}.pdf")
 
 
@@ -56,5 +55,5 @@ def door_labels_route(
     code: SiteCode, app: AppDep, services: ServicesDep, request: Request, _: LabelReader
 ) -> Response:
     """One label per held or occupied room of a hotel, for the receiver to put on the door."""
-    labels = door_labels(app, services.codes, code, base_url(services, request))
+    labels = door_labels(app, services.codes, code, public_base_url(services, request))
     return _pdf(render_door_labels(labels), f"door-labels-{labels.site_code}.pdf")

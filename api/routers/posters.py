@@ -8,12 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
-from api.deps import AppDep, ServicesDep, allow
+from api.deps import AppDep, ServicesDep, allow, public_base_url
 from domain.staff import Role
 from projections.queries import read_reference
 from tracking.accounts import StaffMember
 from tracking.printing.posters import poster_pdf, poster_svg, registration_url
-from tracking.services import Services
 
 router = APIRouter(tags=["posters"])
 ROLES = (Role.ADMIN, Role.SCREENER, Role.DISPATCHER, Role.COMMANDER)
@@ -26,11 +25,6 @@ SVG_HEADERS = {
     "Cache-Control": "private, no-cache",
 }
 PDF_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-cache"}
-
-
-def base_url(services: Services, request: Request) -> str:
-    """The address travellers' phones reach: the configured public one, else this request's."""
-    return services.settings.public_url or str(request.base_url).rstrip("/")
 
 
 # A PDF takes a few hundred milliseconds of CPU; the handful of entry points fit in memory.
@@ -47,7 +41,7 @@ def _svg(code: str, name: str, url: str) -> str:
 @router.get("/api/posters")
 def list_posters(services: ServicesDep, request: Request, _: Printer) -> dict[str, Any]:
     """Every entry point with the registration address its poster opens."""
-    base = base_url(services, request)
+    base = public_base_url(services, request)
     return {
         "entry_points": [
             {
@@ -71,7 +65,7 @@ def entry_point_poster_svg(
     code: EntryPointCode, app: AppDep, services: ServicesDep, request: Request, _: Printer
 ) -> Response:
     entry = app.entry_point(code)
-    url = registration_url(base_url(services, request), entry.code)
+    url = registration_url(public_base_url(services, request), entry.code)
     return Response(
         _svg(entry.code, entry.name, url),
         media_type="image/svg+xml",
@@ -91,7 +85,7 @@ def entry_point_poster_pdf(
     code: EntryPointCode, app: AppDep, services: ServicesDep, request: Request, _: Printer
 ) -> Response:
     entry = app.entry_point(code)
-    url = registration_url(base_url(services, request), entry.code)
+    url = registration_url(public_base_url(services, request), entry.code)
     return Response(
         _pdf(entry.code, entry.name, url),
         media_type="application/pdf",

@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from api.deps import AppDep, IdempotencyDep, ServicesDep, context_for
+from api.deps import AppDep, IdempotencyDep, ServicesDep, context_for, public_base_url
 from api.limits import Throttle, client_address
 from tracking.services import Services
 from tracking.traveller_details import DocumentType, TravellerDetails
@@ -105,7 +105,7 @@ def register_travellers(
 
 
 def _status_urls(services: Services, request: Request, answer: dict[str, Any]) -> list[str]:
-    base = services.settings.public_url or str(request.base_url).rstrip("/")
+    base = public_base_url(services, request)
     codes = [services.codes.code_for(UUID(j)) for j in answer["journey_ids"]]
     return [f"{base}/t/{code}" for code in codes]
 

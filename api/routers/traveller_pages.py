@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.deps import ServicesDep, context_for
+from api.deps import ServicesDep, context_for, public_base_url
 from api.i18n import COOKIE, Language, choose, languages
 from api.limits import client_address
 from api.routers.registrations import (
@@ -32,7 +32,7 @@ from projections.queries import read_reference
 from tracking.mrz import parse_mrz
 from tracking.qr import qr_png, qr_svg
 from tracking.services import Services
-from tracking.travellers import party_journeys, prefill, traveller_status
+from tracking.travellers import name_of, party_journeys, prefill, traveller_status
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
@@ -90,10 +90,6 @@ def _page(
     if request.query_params.get("lang") == lang.code:
         response.set_cookie(COOKIE, lang.code, max_age=365 * 86400, samesite="lax")
     return response
-
-
-def _base_url(services: Services, request: Request) -> str:
-    return services.settings.public_url or str(request.base_url).rstrip("/")
 
 
 def _streets(services: Services) -> list[dict[str, Any]]:
@@ -295,9 +291,9 @@ def personal_code_page(
     if journey_id is None:
         return _page(request, lang, "traveller/message.html", 404, message=CODE_UNKNOWN)
     status = traveller_status(services.app, journey_id)
-    base = _base_url(services, request)
+    base = public_base_url(services, request)
     others = [
-        (services.codes.code_for(j), traveller_status(services.app, j).name)
+        (services.codes.code_for(j), name_of(services.app, j))
         for j in party_journeys(services.app, journey_id)[1:]
     ]
     return _page(
@@ -319,7 +315,7 @@ def personal_code_page(
 def personal_qr_svg(code: str, request: Request, services: ServicesDep) -> Response:
     if _resolve(code, request, services) is None:
         return Response(CODE_UNKNOWN, status_code=404, media_type="text/plain")
-    svg = qr_svg(f"{_base_url(services, request)}/t/{code}")
+    svg = qr_svg(f"{public_base_url(services, request)}/t/{code}")
     return Response(svg, media_type="image/svg+xml", headers=PRIVATE_HEADERS)
 
 
@@ -327,7 +323,7 @@ def personal_qr_svg(code: str, request: Request, services: ServicesDep) -> Respo
 def personal_qr_png(code: str, request: Request, services: ServicesDep) -> Response:
     if _resolve(code, request, services) is None:
         return Response(CODE_UNKNOWN, status_code=404, media_type="text/plain")
-    png = qr_png(f"{_base_url(services, request)}/t/{code}")
+    png = qr_png(f"{public_base_url(services, request)}/t/{code}")
     return Response(
         png,
         media_type="image/png",

@@ -131,6 +131,7 @@ def test_staff_page_is_served_with_its_own_assets(poster: Poster) -> None:
     for needed in (
         '<label for="username">',
         '<label for="password">',
+        'src="/static/staff/session.js"',
         'src="/static/admin/posters.js"',
         'href="/static/admin/posters.css"',
         "二维码海报",
@@ -142,7 +143,11 @@ def test_staff_page_is_served_with_its_own_assets(poster: Poster) -> None:
         assert served.status_code == 200, asset
         assert kind in served.headers["content-type"]
     script = httpx.get(f"{poster.live.url}/static/admin/posters.js").text
-    for call in ("/api/auth/token", "/api/posters", "sessionStorage", "Authorization"):
+    # Signing in is shared by the staff pages; the page's own script fetches with the token.
+    session = httpx.get(f"{poster.live.url}/static/staff/session.js").text
+    for call in ("/api/auth/token", "sessionStorage"):
+        assert call in session
+    for call in ("StaffSession", "/api/posters", "Authorization"):
         assert call in script
 
 

@@ -1,10 +1,8 @@
 // Entry point QR posters: sign in, list the entry points, preview and download the posters.
-// The bearer token lives in sessionStorage: it ends with the tab and is never in a URL.
+// Signing in is static/staff/session.js.
 "use strict";
 
 (() => {
-  const TOKEN_KEY = "tracking.staff.token";
-  const ROLE_KEY = "tracking.staff.role";
   const $ = (id) => document.getElementById(id);
   const objectUrls = [];
 
@@ -12,11 +10,10 @@
     $("status").textContent = zh && en ? `${zh} / ${en}` : "";
   };
 
-  const token = () => sessionStorage.getItem(TOKEN_KEY);
+  const token = StaffSession.token;
 
   const signOut = (zh, en) => {
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(ROLE_KEY);
+    StaffSession.clear();
     objectUrls.splice(0).forEach((u) => URL.revokeObjectURL(u));
     $("poster-list").replaceChildren();
     $("posters").hidden = true;
@@ -111,7 +108,7 @@
   const showPosters = async () => {
     $("sign-in").hidden = true;
     $("who").hidden = false;
-    $("who-role").textContent = sessionStorage.getItem(ROLE_KEY) || "";
+    $("who-role").textContent = StaffSession.role();
     say("正在加载…", "Loading…");
     try {
       const data = await (await authorised("/api/posters")).json();
@@ -123,51 +120,8 @@
     }
   };
 
-  const signIn = async (event) => {
-    event.preventDefault();
-    const error = $("sign-in-error");
-    error.textContent = "";
-    const username = $("username").value.trim();
-    const password = $("password").value;
-    if (!username || !password) {
-      error.textContent = "请输入用户名和密码 / Enter your username and password";
-      return;
-    }
-    const button = event.target.querySelector("button[type=submit]");
-    button.disabled = true;
-    try {
-      const response = await fetch("/api/auth/token", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ username, password }),
-      });
-      if (response.status === 401) {
-        error.textContent = "用户名或密码错误 / Wrong username or password";
-        return;
-      }
-      if (response.status === 429) {
-        error.textContent = "尝试次数过多，请一分钟后再试 / Too many attempts; wait a minute";
-        return;
-      }
-      if (!response.ok) {
-        error.textContent = `登录失败 / Sign-in failed (${response.status})`;
-        return;
-      }
-      const answer = await response.json();
-      sessionStorage.setItem(TOKEN_KEY, answer.access_token);
-      sessionStorage.setItem(ROLE_KEY, answer.role || "");
-      $("password").value = "";
-      await showPosters();
-    } catch (failure) {
-      error.textContent = "无法连接服务器 / Cannot reach the server";
-      console.warn(failure);
-    } finally {
-      button.disabled = false;
-    }
-  };
-
   document.addEventListener("DOMContentLoaded", () => {
-    $("sign-in-form").addEventListener("submit", signIn);
+    StaffSession.bindSignInForm(showPosters);
     $("sign-out").addEventListener("click", () => signOut("已退出", "Signed out"));
     if (token()) {
       showPosters();

@@ -5,13 +5,11 @@
 // in localStorage first (its Idempotency-Key, body and device time fixed at the tap) and only
 // then sent, oldest first. A failed send stays queued and is retried when `online` fires or on a
 // timer; because the key and scan_id travel with it, a replay has one effect on the server.
-// The bearer token lives in sessionStorage (it ends with the tab and is never in a URL); the
-// queue lives in localStorage so that closing the tab offline loses no handoff.
+// Signing in is static/staff/session.js; the queue lives in localStorage so that closing the
+// tab offline loses no handoff.
 "use strict";
 
 (() => {
-  const TOKEN_KEY = "tracking.staff.token";
-  const ROLE_KEY = "tracking.staff.role";
   const QUEUE_KEY = "tracking.scanner.queue";
   const SETUP_KEY = "tracking.scanner.setup";
   const WASM_URL = "/static/vendor/barcode-detector/zxing_reader.wasm";
@@ -53,7 +51,7 @@
   const say = (zh, en) => {
     $("status").textContent = zh && en ? `${zh} / ${en}` : "";
   };
-  const token = () => sessionStorage.getItem(TOKEN_KEY);
+  const token = StaffSession.token;
 
   const uuid = () => {
     if (crypto.randomUUID) return crypto.randomUUID();
@@ -191,8 +189,7 @@
 
   // ---- sign-in ---------------------------------------------------------------------------
   const signOut = (zh, en) => {
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(ROLE_KEY);
+    StaffSession.clear();
     stopCamera();
     hideResult();
     $("scanner").hidden = true;
@@ -201,50 +198,6 @@
     $("sign-in").hidden = false;
     say(zh, en);
     $("username").focus();
-  };
-
-  const signIn = async (event) => {
-    event.preventDefault();
-    const error = $("sign-in-error");
-    error.textContent = "";
-    const username = $("username").value.trim();
-    const password = $("password").value;
-    if (!username || !password) {
-      error.textContent = "请输入用户名和密码 / Enter your username and password";
-      return;
-    }
-    const button = event.target.querySelector("button[type=submit]");
-    button.disabled = true;
-    try {
-      const response = await fetch("/api/auth/token", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ username, password }),
-      });
-      if (response.status === 401) {
-        error.textContent = "用户名或密码错误 / Wrong username or password";
-        return;
-      }
-      if (response.status === 429) {
-        error.textContent = "尝试次数过多，请一分钟后再试 / Too many attempts; wait a minute";
-        return;
-      }
-      if (!response.ok) {
-        error.textContent = `登录失败 / Sign-in failed (${response.status})`;
-        return;
-      }
-      const answer = await response.json();
-      sessionStorage.setItem(TOKEN_KEY, answer.access_token);
-      sessionStorage.setItem(ROLE_KEY, answer.role || "");
-      $("password").value = "";
-      showSetup();
-      flush();
-    } catch (failure) {
-      error.textContent = "无法连接服务器 / Cannot reach the server";
-      console.warn(failure);
-    } finally {
-      button.disabled = false;
-    }
   };
 
   // ---- handoff setup ---------------------------------------------------------------------
@@ -262,7 +215,7 @@
     $("sign-in").hidden = true;
     $("scanner").hidden = true;
     $("who").hidden = false;
-    const role = sessionStorage.getItem(ROLE_KEY) || "";
+    const role = StaffSession.role();
     $("who-role").textContent = role;
     const setup = savedSetup() || { handoff: DEFAULT_HANDOFF[role] || "boarding" };
     const form = $("setup-form");
@@ -556,7 +509,10 @@
 
   // ---- wiring ----------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {
-    $("sign-in-form").addEventListener("submit", signIn);
+    StaffSession.bindSignInForm(() => {
+      showSetup();
+      flush();
+    });
     $("sign-out").addEventListener("click", () => signOut("已退出", "Signed out"));
     $("setup-form").addEventListener("submit", submitSetup);
     $("setup-form").addEventListener("change", showSetupFields);

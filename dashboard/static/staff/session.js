@@ -1,0 +1,64 @@
+// Staff sign-in, shared by every staff page. The bearer token lives in sessionStorage: it ends
+// with the tab and is never in a URL. The form is templates/staff/sign_in.html.
+"use strict";
+
+window.StaffSession = (() => {
+  const TOKEN_KEY = "tracking.staff.token";
+  const ROLE_KEY = "tracking.staff.role";
+
+  const token = () => sessionStorage.getItem(TOKEN_KEY);
+  const role = () => sessionStorage.getItem(ROLE_KEY) || "";
+  const clear = () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(ROLE_KEY);
+  };
+
+  // Signs in with the form's username and password; calls onSignedIn once the token is kept.
+  const bindSignInForm = (onSignedIn) => {
+    const form = document.getElementById("sign-in-form");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = document.getElementById("sign-in-error");
+      const password = document.getElementById("password");
+      error.textContent = "";
+      const username = document.getElementById("username").value.trim();
+      if (!username || !password.value) {
+        error.textContent = "请输入用户名和密码 / Enter your username and password";
+        return;
+      }
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      try {
+        const response = await fetch("/api/auth/token", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ username, password: password.value }),
+        });
+        if (response.status === 401) {
+          error.textContent = "用户名或密码错误 / Wrong username or password";
+          return;
+        }
+        if (response.status === 429) {
+          error.textContent = "尝试次数过多，请一分钟后再试 / Too many attempts; wait a minute";
+          return;
+        }
+        if (!response.ok) {
+          error.textContent = `登录失败 / Sign-in failed (${response.status})`;
+          return;
+        }
+        const answer = await response.json();
+        sessionStorage.setItem(TOKEN_KEY, answer.access_token);
+        sessionStorage.setItem(ROLE_KEY, answer.role || "");
+        password.value = "";
+        await onSignedIn();
+      } catch (failure) {
+        error.textContent = "无法连接服务器 / Cannot reach the server";
+        console.warn(failure);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  };
+
+  return { token, role, clear, bindSignInForm };
+})();
