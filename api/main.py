@@ -15,9 +15,11 @@ from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.routers import (
     admin_pages,
+    alerts,
     arrivals,
     auth,
     board,
+    dispatch,
     docs,
     health,
     journeys,
@@ -32,6 +34,8 @@ from api.routers import (
 )
 from dashboard import STATIC_DIR
 from projections.projector import Projector
+from projections.queries import read_alert_facts
+from tracking.alerts import AlertMonitor
 from tracking.services import open_services
 from tracking.settings import Settings, load_settings
 
@@ -54,6 +58,8 @@ ROUTERS = tuple(
         scans,
         scanner_page,
         board,
+        dispatch,
+        alerts,
     )
 )
 
@@ -67,22 +73,31 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = open_services(settings)
+        services = app.state.services = open_services(settings)
         stop = threading.Event()
-        worker: threading.Thread | None = None
+        workers: list[threading.Thread] = []
         if embedded_projector:
             projector = Projector(settings)
-            worker = threading.Thread(
+            workers.append(threading.Thread(
                 target=projector.run_forever, args=(stop,), name="projector", daemon=True
+            ))
+        if settings.alerts == "embedded":
+            # Every process may run one: racing monitors raise each alert once.
+            monitor = AlertMonitor(
+                services.app, lambda: read_alert_facts(services.store), settings
             )
+            workers.append(threading.Thread(
+                target=monitor.run_forever, args=(stop,), name="alert-monitor", daemon=True
+            ))
+        for worker in workers:
             worker.start()
         try:
             yield
         finally:
             stop.set()
-            if worker is not None:
+            for worker in workers:
                 worker.join(timeout=10)
-            app.state.services.close()
+            services.close()
 
     app = FastAPI(
         title="Door-to-door tracking (车门到房门)",

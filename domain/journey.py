@@ -21,6 +21,10 @@ from domain.stages import BEFORE_CAR_DOOR, DestinationKind, RiskLevel, ScanOutco
 # The role of a traveller acting on their own record (no staff account).
 TRAVELLER = "traveller"
 SOURCES = ("traveller", "manifest")
+NOT_OFF_ROUTE_NOW = (
+    "this scan was sent to record a traveller off their route, but they are no longer off it "
+    "here: nothing was recorded; scan them again and follow what the scanner says"
+)
 
 
 class Journey(Aggregate):
@@ -256,8 +260,14 @@ class Journey(Aggregate):
             self._custody_offer_withdrawn(offered_to=self.offered_to, ctx=ctx)
         self._seat_withdrawn(reason=reason, ctx=ctx)
 
-    def board(self, run_id: UUID, scan_id: str, ctx: Context) -> ScanOutcome:
-        """The escort scans the traveller at the car door: custody passes desk → escort."""
+    def board(
+        self, run_id: UUID, scan_id: str, ctx: Context, *, off_route_only: bool = False
+    ) -> ScanOutcome:
+        """The escort scans the traveller at the car door: custody passes desk → escort.
+
+        `off_route_only`: the scanner told staff to stop this traveller and sends the scan to
+        record it; if the traveller has meanwhile been moved onto this run, that scan must not
+        board them unseen (staff were told not to let them in)."""
         if scan_id in self.seen_scans:
             return ScanOutcome.DUPLICATE
         if self.stage is Stage.SEAT_ASSIGNED and self.run_id != run_id:
@@ -269,6 +279,8 @@ class Journey(Aggregate):
                 ctx=ctx,
             )
             return ScanOutcome.MISDIRECTED
+        if off_route_only:
+            raise RuleBroken(NOT_OFF_ROUTE_NOW)
         self._require(Stage.SEAT_ASSIGNED, doing="board")
         self._take_offered_custody(custody.escort(run_id), ctx)
         self._boarded(run_id=run_id, scan_id=scan_id, ctx=ctx)
@@ -289,8 +301,11 @@ class Journey(Aggregate):
             offered_by=self.custodian, offered_to=custody.receiver(self.site_id), ctx=ctx
         )
 
-    def check_in(self, site_id: UUID, scan_id: str, ctx: Context) -> ScanOutcome:
-        """The receiver scans at the room (or home) door: custody passes escort → receiver."""
+    def check_in(
+        self, site_id: UUID, scan_id: str, ctx: Context, *, off_route_only: bool = False
+    ) -> ScanOutcome:
+        """The receiver scans at the room (or home) door: custody passes escort → receiver.
+        `off_route_only` as for `board`."""
         if scan_id in self.seen_scans:
             return ScanOutcome.DUPLICATE
         if self.stage is Stage.ARRIVED and self.site_id != site_id:
@@ -302,6 +317,8 @@ class Journey(Aggregate):
                 ctx=ctx,
             )
             return ScanOutcome.MISDIRECTED
+        if off_route_only:
+            raise RuleBroken(NOT_OFF_ROUTE_NOW)
         self._require(Stage.ARRIVED, doing="check in")
         assert self.site_id is not None
         self._take_offered_custody(custody.receiver(self.site_id), ctx)

@@ -18,10 +18,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from domain.alerts import KINDS
 from domain.stages import Stage
 from projections.events import Event, Row, keys_to_load
 from projections.fold import Changes, Fold
 from projections.schema import (
+    ALERT_COUNTS,
+    ALERTS,
     BOARD_STAGE_COUNTS,
     JOURNEY_STAGE,
     POSITION_TABLE,
@@ -63,7 +66,7 @@ class RowCache:
     that finds them anywhere else starts with an empty cache.
     """
 
-    TABLES = (JOURNEY_STAGE, SITE_OCCUPANCY, SITE_ROOMS, RUNS, VEHICLES)
+    TABLES = (JOURNEY_STAGE, SITE_OCCUPANCY, SITE_ROOMS, RUNS, VEHICLES, ALERTS)
     LIMIT = 200_000  # rows; beyond this the cache starts over, to bound a long rebuild's memory
 
     def __init__(self) -> None:
@@ -180,6 +183,7 @@ class Backend(ABC):
         # Every stage has its row from the start: the board shows zeros, and no row's
         # existence depends on the order events arrived in.
         self._upsert(cur, BOARD_STAGE_COUNTS, [(s.value, 0) for s in Stage])
+        self._upsert(cur, ALERT_COUNTS, [(kind, 0) for kind in KINDS])
         cur.execute(
             self._sql(
                 "INSERT INTO projection_position (name, position, schema_version, rebuild_target) "

@@ -13,12 +13,21 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from domain.alerts import Alert
 from domain.journey import Journey
 from domain.reference import EntryPoint
 from domain.site import Site
 from domain.transport import TransportRun, Vehicle
 from projections import decode
-from projections.schema import JOURNEY_STAGE, RUNS, SITE_OCCUPANCY, SITE_ROOMS, VEHICLES, Table
+from projections.schema import (
+    ALERTS,
+    JOURNEY_STAGE,
+    RUNS,
+    SITE_OCCUPANCY,
+    SITE_ROOMS,
+    VEHICLES,
+    Table,
+)
 
 Row = tuple[Any, ...]
 Json = dict[str, Any]
@@ -39,7 +48,7 @@ TOPICS: dict[str, tuple[str, str]] = {
     topic: (kind, name)
     for kind, aggregate in (
         ("journey", Journey), ("site", Site), ("run", TransportRun), ("vehicle", Vehicle),
-        ("entry_point", EntryPoint),
+        ("entry_point", EntryPoint), ("alert", Alert),
     )
     for topic, name in _events_of(aggregate).items()
 }
@@ -82,7 +91,8 @@ class Keys:
 
 
 _TABLE_OF_KIND = {
-    "journey": JOURNEY_STAGE, "site": SITE_OCCUPANCY, "run": RUNS, "vehicle": VEHICLES
+    "journey": JOURNEY_STAGE, "site": SITE_OCCUPANCY, "run": RUNS, "vehicle": VEHICLES,
+    "alert": ALERTS,
 }
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain import custody, transport
+from domain.alerts import OPEN, Alert
 from domain.journey import Journey
 from domain.site import HELD, OCCUPIED, Site
 from domain.stages import Stage
@@ -22,6 +23,8 @@ from domain.transport import TransportRun, Vehicle
 from projections import decode
 from projections.events import Event, Json, Row
 from projections.schema import (
+    ALERT_COUNTS,
+    ALERTS,
     BOARD_SITE_COUNTS,
     BOARD_STAGE_COUNTS,
     ENTRY_POINTS,
@@ -69,6 +72,12 @@ class JourneyRow:
     party_id: str | None
     custodian: str | None
     version: int
+    risk: str | None  # the latest of screening's and the survey's risk level
+    boarded_at: str | None
+    offered_to: str | None
+    offered_at: str | None
+    off_route: str | None
+    off_route_at: str | None
 
 
 @dataclass(slots=True)
@@ -92,6 +101,24 @@ class RunRow:
     handed_over: int
     escort: str
     entry_point: str
+    status_at: str
+    exited: int
+
+
+@dataclass(slots=True)
+class AlertRow:
+    kind: str
+    subject: str
+    journey_id: str | None
+    run_id: str | None
+    entry_point: str
+    detail: str
+    since: str
+    threshold_minutes: int
+    raised_at: str
+    cleared_at: str | None
+    status: str
+    reason: str | None
 
 
 @dataclass(slots=True)
@@ -101,48 +128,86 @@ class VehicleRow:
     active_run: str | None
 
 
-def _set_custodian(row: JourneyRow, state: Json) -> None:
+# An effect sees the row, the event's state and the event's recorded (store) time.
+Effect = Callable[[JourneyRow, Json, str], None]
+
+
+def _set_custodian(row: JourneyRow, state: Json, recorded: str) -> None:
     row.custodian = state["custodian"]
 
 
-def _set_site(row: JourneyRow, state: Json) -> None:
+def _set_risk(row: JourneyRow, state: Json, recorded: str) -> None:
+    row.risk = state["risk"]
+
+
+def _set_site(row: JourneyRow, state: Json, recorded: str) -> None:
     row.site_id = decode.uuid(state["site_id"])
 
 
-def _clear_site(row: JourneyRow, state: Json) -> None:
+def _clear_site(row: JourneyRow, state: Json, recorded: str) -> None:
     row.site_id = None
 
 
-def _set_run(row: JourneyRow, state: Json) -> None:
+def _set_run(row: JourneyRow, state: Json, recorded: str) -> None:
     row.run_id = decode.uuid(state["run_id"])
 
 
-def _clear_run(row: JourneyRow, state: Json) -> None:
+def _clear_run(row: JourneyRow, state: Json, recorded: str) -> None:
     row.run_id = None
 
 
-def _to_hospital(row: JourneyRow, state: Json) -> None:
+def _set_boarded_at(row: JourneyRow, state: Json, recorded: str) -> None:
+    row.boarded_at = recorded
+
+
+def _offer(row: JourneyRow, state: Json, recorded: str) -> None:
+    row.offered_to = state["offered_to"]
+    row.offered_at = recorded
+
+
+def _clear_offer(row: JourneyRow, state: Json, recorded: str) -> None:
+    row.offered_to = None
+    row.offered_at = None
+
+
+def _off_route(row: JourneyRow, state: Json, recorded: str) -> None:
+    # The first misdirected scan opens the loop; more before it is put right keep it open.
+    if row.off_route_at is None:
+        row.off_route = state["handoff"]
+        row.off_route_at = recorded
+
+
+def _on_route(row: JourneyRow, state: Json, recorded: str) -> None:
+    row.off_route = None
+    row.off_route_at = None
+
+
+def _to_hospital(row: JourneyRow, state: Json, recorded: str) -> None:
     row.custodian = custody.HOSPITAL  # the domain hands custody to the hospital on referral
 
 
-def _close(row: JourneyRow, state: Json) -> None:
+def _close(row: JourneyRow, state: Json, recorded: str) -> None:
     row.custodian = None
 
 
-# What else a Journey event changes on the journey's row (besides stage and version).
-JOURNEY_EFFECTS: dict[str, Callable[[JourneyRow, Json], None]] = {
-    Journey.Screened.__name__: _set_custodian,
-    Journey.CustodyAccepted.__name__: _set_custodian,
-    Journey.DestinationAssigned.__name__: _set_site,
-    Journey.CheckedIn.__name__: _set_site,
-    Journey.DestinationWithdrawn.__name__: _clear_site,
-    Journey.SeatAssigned.__name__: _set_run,
-    Journey.Boarded.__name__: _set_run,
-    Journey.SeatWithdrawn.__name__: _clear_run,
-    Journey.ReferredToHospital.__name__: _to_hospital,
-    Journey.Released.__name__: _close,
-    Journey.MarkedNoShow.__name__: _close,
-    Journey.Cancelled.__name__: _close,
+# What else a Journey event changes on the journey's row (besides stage and version), in order.
+JOURNEY_EFFECTS: dict[str, tuple[Effect, ...]] = {
+    Journey.Screened.__name__: (_set_custodian, _set_risk),
+    Journey.SurveyRecorded.__name__: (_set_risk,),
+    Journey.CustodyOffered.__name__: (_offer,),
+    Journey.CustodyOfferWithdrawn.__name__: (_clear_offer,),
+    Journey.CustodyAccepted.__name__: (_set_custodian, _clear_offer),
+    Journey.DestinationAssigned.__name__: (_set_site,),
+    Journey.CheckedIn.__name__: (_set_site, _on_route),
+    Journey.DestinationWithdrawn.__name__: (_clear_site,),
+    Journey.SeatAssigned.__name__: (_set_run,),
+    Journey.Boarded.__name__: (_set_run, _set_boarded_at, _on_route),
+    Journey.MisdirectedScanRecorded.__name__: (_off_route,),
+    Journey.SeatWithdrawn.__name__: (_clear_run,),
+    Journey.ReferredToHospital.__name__: (_to_hospital, _clear_offer, _on_route),
+    Journey.Released.__name__: (_close, _clear_offer, _on_route),
+    Journey.MarkedNoShow.__name__: (_close, _clear_offer, _on_route),
+    Journey.Cancelled.__name__: (_close, _clear_offer, _on_route),
 }
 
 ROOM_STATUS_AFTER = {Site.RoomHeld.__name__: HELD, Site.RoomOccupied.__name__: OCCUPIED}
@@ -177,13 +242,19 @@ class Fold:
         }
         self.runs = {r[0]: RunRow(*r[1:]) for r in loaded.get(RUNS, ())}
         self.vehicles = {r[0]: VehicleRow(*r[1:]) for r in loaded.get(VEHICLES, ())}
+        self.alerts = {r[0]: AlertRow(*r[1:]) for r in loaded.get(ALERTS, ())}
+        self.open_before: dict[str, str | None] = {
+            aid: row.kind if row.status == OPEN else None for aid, row in self.alerts.items()
+        }
         self.entry_points: dict[str, str] = {}
         self.timeline: list[Row] = []
-        self.touched: dict[str, set[str]] = {"site": set(), "run": set(), "vehicle": set()}
+        self.touched: dict[str, set[str]] = {
+            "site": set(), "run": set(), "vehicle": set(), "alert": set()
+        }
         self.touched_rooms: set[tuple[str, str]] = set()
         self._apply = {
             "journey": self._journey, "site": self._site, "run": self._run,
-            "vehicle": self._vehicle, "entry_point": self._entry_point,
+            "vehicle": self._vehicle, "entry_point": self._entry_point, "alert": self._alert,
         }
 
     def apply(self, events: Iterable[Event]) -> Changes:
@@ -209,7 +280,7 @@ class Fold:
             self.before[e.originator_id] = None
             self.journeys[e.originator_id] = JourneyRow(
                 Stage.REGISTERED.value, recorded, s["entry_point"], None, None,
-                decode.uuid(s["party_id"]), None, 1,
+                decode.uuid(s["party_id"]), None, 1, None, None, None, None, None, None,
             )
             return
         row = self.journeys.get(e.originator_id)
@@ -220,9 +291,8 @@ class Fold:
         if stage is not None and stage != row.stage:
             row.stage = stage
             row.entered_at = recorded
-        effect = JOURNEY_EFFECTS.get(e.name)
-        if effect is not None:
-            effect(row, s)
+        for effect in JOURNEY_EFFECTS.get(e.name, ()):
+            effect(row, s, recorded)
 
     def _site(self, e: Event) -> None:
         s, sid = e.state, e.originator_id
@@ -253,7 +323,7 @@ class Fold:
         if e.name == TransportRun.Planned.__name__:
             self.runs[rid] = RunRow(
                 decode.uuid(s["vehicle_id"]), s["plate"], transport.PLANNED, s["seats"],
-                0, 0, 0, s["escort"], s["entry_point"],
+                0, 0, 0, s["escort"], s["entry_point"], decode.recorded_at(s), 0,
             )
             return
         run = self.runs.get(rid)
@@ -267,7 +337,12 @@ class Fold:
             run.boarded += 1
         elif e.name == TransportRun.PassengerHandedOver.__name__:
             run.handed_over += 1
-        run.status = RUN_STATUS_AFTER.get(e.name, run.status)
+        elif e.name == TransportRun.PassengerLeft.__name__:
+            run.exited += 1
+        status = RUN_STATUS_AFTER.get(e.name, run.status)
+        if status != run.status:
+            run.status = status
+            run.status_at = decode.recorded_at(s)
 
     def _vehicle(self, e: Event) -> None:
         s, vid = e.state, e.originator_id
@@ -286,6 +361,25 @@ class Fold:
     def _entry_point(self, e: Event) -> None:
         self.entry_points[e.state["code"]] = e.state["name"]
 
+    def _alert(self, e: Event) -> None:
+        s, aid = e.state, e.originator_id
+        self.touched["alert"].add(aid)
+        if e.name == Alert.Raised.__name__:
+            self.open_before.setdefault(aid, None)
+            self.alerts[aid] = AlertRow(
+                s["kind"], s["subject"], decode.uuid(s["journey_id"]), decode.uuid(s["run_id"]),
+                s["entry_point"], s["detail"], _text(s["since"]), s["threshold_minutes"],
+                _text(s["detected_at"]), None, OPEN, None,
+            )
+            return
+        alert = self.alerts.get(aid)
+        if alert is None:
+            raise self._missing(e)
+        if e.name == Alert.Cleared.__name__:
+            alert.status = "cleared"
+            alert.cleared_at = _text(s["cleared_at"])
+            alert.reason = s["reason"]
+
     def _changes(self) -> Changes:
         stage_delta: Counter[str] = Counter()
         site_delta: Counter[tuple[str, str]] = Counter()
@@ -303,6 +397,14 @@ class Fold:
             if row.site_id is not None:
                 site_delta[(row.site_id, row.stage)] += 1
         rooms = sorted(self.touched_rooms)
+        open_delta: Counter[str] = Counter()
+        for aid in self.touched["alert"]:
+            alert = self.alerts[aid]
+            was_open = self.open_before.get(aid)
+            if was_open is not None:
+                open_delta[was_open] -= 1
+            if alert.status == OPEN:
+                open_delta[alert.kind] += 1
         return Changes(
             upserts=[
                 (JOURNEY_STAGE, journey_rows),
@@ -314,6 +416,8 @@ class Fold:
                 (RUNS, self._rows(self.runs, "run")),
                 (VEHICLES, self._rows(self.vehicles, "vehicle")),
                 (ENTRY_POINTS, sorted(self.entry_points.items())),
+                (ALERTS, self._rows(self.alerts, "alert")),
+                (ALERT_COUNTS, [(k, n) for k, n in sorted(open_delta.items()) if n]),
             ],
             deletes=[(SITE_ROOMS, [k for k in rooms if self.rooms[k] is None])],
             zero_checks=[(BOARD_SITE_COUNTS, [k for k, n in sorted(site_delta.items()) if n < 0])],
@@ -321,6 +425,12 @@ class Fold:
 
     def _rows(self, rows: dict[str, Any], kind: str) -> list[Row]:
         return [(key, *_values(rows[key])) for key in sorted(self.touched[kind])]
+
+
+def _text(value: Json) -> str:
+    text = decode.text(value)
+    assert text is not None
+    return text
 
 
 def _values(row: Any) -> tuple[Any, ...]:

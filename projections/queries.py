@@ -17,12 +17,16 @@ from uuid import UUID
 import orjson
 import psycopg
 
+from domain import alerts
+from domain.alerts import AlertFacts, JourneyFacts, OpenAlert, RunFacts
 from domain.stages import Stage
-from domain.transport import CLOSED
+from domain.transport import ARRIVED, CLOSED
 from projections.schema import POSITION_TABLE, PROJECTION
 from tracking.sidestore import Cursor, SideStore
 
 JOURNEYS_PER_STAGE = 200  # newest first: a board column shows the latest arrivals
+ALERTS_ON_BOARD = 200  # open alerts, newest first
+ALERTS_LIMIT = 1000  # a read of all alerts (open and cleared) shows the newest this many
 
 
 class _NoViews(Exception):
@@ -78,6 +82,7 @@ def _empty_board() -> dict[str, Any]:
     return {
         "position": 0, "rebuilding": False, "stages": {s.value: 0 for s in Stage},
         "sites": [], "journeys_by_stage": {s.value: [] for s in Stage}, "runs": [],
+        "alerts": [], "alert_counts": dict.fromkeys(alerts.KINDS, 0),
     }
 
 
@@ -107,11 +112,14 @@ def read_board(store: SideStore) -> dict[str, Any]:
             )
             runs = [_run(r) for r in cur.fetchall()]
             sites = _sites(cur, with_counts=True)
+            open_alerts = _alerts(cur, open_only=True, limit=ALERTS_ON_BOARD)
+            alert_counts = _alert_counts(cur)
     except _NoViews:
         return _empty_board()
     return {
         "position": position, "rebuilding": rebuilding, "stages": stages, "sites": sites,
-        "journeys_by_stage": by_stage, "runs": runs,
+        "journeys_by_stage": by_stage, "runs": runs, "alerts": open_alerts,
+        "alert_counts": alert_counts,
     }
 
 
@@ -163,7 +171,7 @@ def read_journey(store: SideStore, journey_id: UUID | str) -> dict[str, Any] | N
             position = _position(cur)[0]
             cur.execute(
                 "SELECT stage, entered_at, entry_point, site_id, run_id, party_id, custodian, "
-                "version FROM journey_stage WHERE journey_id = ?",
+                "version, risk FROM journey_stage WHERE journey_id = ?",
                 (jid,),
             )
             row = cur.fetchone()
@@ -171,11 +179,11 @@ def read_journey(store: SideStore, journey_id: UUID | str) -> dict[str, Any] | N
         return None
     if row is None:
         return None
-    stage, entered_at, entry_point, site_id, run_id, party_id, custodian, version = row
+    stage, entered_at, entry_point, site_id, run_id, party_id, custodian, version, risk = row
     return {
         "journey_id": jid, "position": position, "stage": stage, "entered_at": _iso(entered_at),
         "entry_point": entry_point, "site_id": _id(site_id), "run_id": _id(run_id),
-        "party_id": _id(party_id), "custodian": custodian, "version": version,
+        "party_id": _id(party_id), "custodian": custodian, "version": version, "risk": risk,
     }
 
 
@@ -253,3 +261,129 @@ def read_entry_point_journeys(
             for j, s, e, p in rows
         ],
     }
+
+
+# -- loop-not-closed alerts ---------------------------------------------------------------------
+
+_ALERT_COLUMNS = (
+    "alert_id", "kind", "status", "subject", "journey_id", "run_id", "entry_point", "detail",
+    "since", "threshold_minutes", "raised_at", "cleared_at", "reason",
+)
+
+
+def _alerts(cur: Cursor, *, open_only: bool, limit: int) -> list[dict[str, Any]]:
+    where = "WHERE status = ? " if open_only else ""
+    cur.execute(
+        f"SELECT {', '.join(_ALERT_COLUMNS)} FROM alerts {where}"  # noqa: S608
+        "ORDER BY raised_at DESC, alert_id LIMIT ?",
+        (alerts.OPEN, limit) if open_only else (limit,),
+    )
+    found = []
+    for row in cur.fetchall():
+        alert = dict(zip(_ALERT_COLUMNS, row, strict=True))
+        for key in ("alert_id", "journey_id", "run_id"):
+            alert[key] = _id(alert[key])
+        for key in ("since", "raised_at", "cleared_at"):
+            alert[key] = _iso(alert[key])
+        alert["message"] = alerts.message(
+            alert["kind"], alert["detail"], alert["threshold_minutes"]
+        )
+        found.append(alert)
+    return found
+
+
+def _alert_counts(cur: Cursor) -> dict[str, int]:
+    counts = dict.fromkeys(alerts.KINDS, 0)
+    cur.execute("SELECT kind, n FROM alert_counts")
+    counts.update({kind: int(n) for kind, n in cur.fetchall()})
+    return counts
+
+
+def read_alerts(
+    store: SideStore, open_only: bool = True, limit: int = ALERTS_LIMIT
+) -> list[dict[str, Any]]:
+    """Alerts newest first (only the open ones unless `open_only` is False), each with its
+    `kind` code and an English `message`."""
+    found: list[dict[str, Any]] = read_alert_summary(store, open_only, limit)["alerts"]
+    return found
+
+
+def read_alert_summary(
+    store: SideStore, open_only: bool = True, limit: int = ALERTS_LIMIT
+) -> dict[str, Any]:
+    """`read_alerts` with the position its rows reflect and the open alerts counted by kind,
+    all in one snapshot."""
+    try:
+        with _snapshot(store) as cur:
+            position = _position(cur)[0]
+            found = _alerts(cur, open_only=open_only, limit=limit)
+            counts = _alert_counts(cur)
+    except _NoViews:
+        return {"position": 0, "alerts": [], "counts": dict.fromkeys(alerts.KINDS, 0)}
+    return {"position": position, "alerts": found, "counts": counts}
+
+
+def _moment(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.astimezone(UTC)
+
+
+def _maybe_moment(value: Any) -> datetime | None:
+    return None if value is None else _moment(value)
+
+
+# Journeys whose loops may be open: on the road, with a custody offer pending, off route, or
+# the subject of an open alert (whose closing the monitor must see).
+_OPEN_LOOP_STAGES = (
+    Stage.SEAT_ASSIGNED.value, Stage.BOARDED.value, Stage.IN_TRANSIT.value, Stage.ARRIVED.value
+)
+
+
+def read_alert_facts(store: SideStore) -> AlertFacts:
+    """What an alert sweep needs, in one snapshot: the journeys and runs whose loops may be
+    open, and the open alerts."""
+    marks = ", ".join("?" for _ in _OPEN_LOOP_STAGES)
+    try:
+        with _snapshot(store) as cur:
+            position = _position(cur)[0]
+            cur.execute(
+                "SELECT journey_id, stage, entered_at, entry_point, run_id, site_id, "  # noqa: S608
+                "boarded_at, offered_to, offered_at, off_route, off_route_at "
+                f"FROM journey_stage WHERE stage IN ({marks}) OR offered_to IS NOT NULL "
+                "OR off_route_at IS NOT NULL OR journey_id IN "
+                "(SELECT journey_id FROM alerts WHERE status = ? AND journey_id IS NOT NULL)",
+                (*_OPEN_LOOP_STAGES, alerts.OPEN),
+            )
+            journeys = tuple(
+                JourneyFacts(
+                    journey_id=str(j), stage=stage, entered_at=_moment(entered),
+                    entry_point=entry_point, run_id=_id(run), site_id=_id(site),
+                    boarded_at=_maybe_moment(boarded), offered_to=offered_to,
+                    offered_at=_maybe_moment(offered_at), off_route=off_route,
+                    off_route_at=_maybe_moment(off_route_at),
+                )
+                for (j, stage, entered, entry_point, run, site, boarded, offered_to, offered_at,
+                     off_route, off_route_at) in cur.fetchall()
+            )
+            cur.execute(
+                "SELECT run_id, status, status_at, entry_point, plate, "
+                "boarded - handed_over - exited FROM runs WHERE status = ? OR run_id IN "
+                "(SELECT run_id FROM alerts WHERE status = ? AND kind = ?)",
+                (ARRIVED, alerts.OPEN, alerts.NOT_HANDED_OVER),
+            )
+            runs = tuple(
+                RunFacts(str(r), status, _moment(at), entry_point, plate, int(waiting))
+                for r, status, at, entry_point, plate, waiting in cur.fetchall()
+            )
+            cur.execute(
+                "SELECT alert_id, kind, subject, journey_id, run_id FROM alerts "
+                "WHERE status = ? ORDER BY raised_at, alert_id",
+                (alerts.OPEN,),
+            )
+            open_alerts = tuple(
+                OpenAlert(str(a), kind, subject, _id(j), _id(r))
+                for a, kind, subject, j, r in cur.fetchall()
+            )
+    except _NoViews:
+        return AlertFacts(position=0)
+    return AlertFacts(position, journeys, runs, open_alerts)

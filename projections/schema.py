@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Bump when a table below changes: a projector that finds another version rebuilds from zero.
-SCHEMA_VERSION = 2  # 2: timeline summaries hold no health data
+# 2: timeline summaries hold no health data; 3: journey risk; 4: alerts and the facts they need
+SCHEMA_VERSION = 4
 PROJECTION = "views"
 POSITION_TABLE = "projection_position"
 # PostgreSQL channel NOTIFYed with the new position whenever a page commits, so that other
@@ -70,7 +71,11 @@ JOURNEY_STAGE = Table(
     (
         ("journey_id", "uuid"), ("stage", "text"), ("entered_at", "ts"),
         ("entry_point", "text"), ("site_id", "uuid"), ("run_id", "uuid"),
-        ("party_id", "uuid"), ("custodian", "text"), ("version", "int"),
+        ("party_id", "uuid"), ("custodian", "text"), ("version", "int"), ("risk", "text"),
+        # What the loop-not-closed alerts read (store times): when the traveller boarded; a
+        # custody offer not yet accepted or withdrawn; a misdirected scan not yet put right.
+        ("boarded_at", "ts"), ("offered_to", "text"), ("offered_at", "ts"),
+        ("off_route", "text"), ("off_route_at", "ts"),
     ),
     key=("journey_id",),
     index=("stage", "entered_at"),
@@ -92,6 +97,8 @@ RUNS = Table(
         ("run_id", "uuid"), ("vehicle_id", "uuid"), ("plate", "text"), ("status", "text"),
         ("seats", "int"), ("seated", "int"), ("boarded", "int"), ("handed_over", "int"),
         ("escort", "text"), ("entry_point", "text"),
+        # When the run entered its status (store time); passengers who left another way.
+        ("status_at", "ts"), ("exited", "int"),
     ),
     key=("run_id",),
 )
@@ -101,10 +108,25 @@ VEHICLES = Table(
     key=("vehicle_id",),
 )
 ENTRY_POINTS = Table("entry_points", (("code", "text"), ("name", "text")), key=("code",))
+# Loop-not-closed alerts (domain/alerts.py), open and cleared; `since` is when the loop opened.
+ALERTS = Table(
+    "alerts",
+    (
+        ("alert_id", "uuid"), ("kind", "text"), ("subject", "text"), ("journey_id", "uuid"),
+        ("run_id", "uuid"), ("entry_point", "text"), ("detail", "text"), ("since", "ts"),
+        ("threshold_minutes", "int"), ("raised_at", "ts"), ("cleared_at", "ts"),
+        ("status", "text"), ("reason", "text"),
+    ),
+    key=("alert_id",),
+    index=("status", "raised_at"),
+)
+# Open alerts per kind; every kind has its row (zero included) from the start.
+ALERT_COUNTS = Table("alert_counts", (("kind", "text"), ("n", "int")), key=("kind",),
+                     additive=("n",))
 
 VIEW_TABLES: tuple[Table, ...] = (
     BOARD_STAGE_COUNTS, BOARD_SITE_COUNTS, SITE_OCCUPANCY, SITE_ROOMS, JOURNEY_STAGE,
-    JOURNEY_TIMELINE, RUNS, VEHICLES, ENTRY_POINTS,
+    JOURNEY_TIMELINE, RUNS, VEHICLES, ENTRY_POINTS, ALERTS, ALERT_COUNTS,
 )
 
 

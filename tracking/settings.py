@@ -8,7 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from domain.alerts import MAX_THRESHOLD_MINUTES, Thresholds
+from domain.dispatch import Policy
+from domain.stages import RiskLevel
+
 DEFAULT_DATA_DIR = Path("data")
+ALERT_MODES = ("embedded", "off")
+HOME_QUARANTINE = ("low", "medium", "none")
+
+
+class SettingsError(ValueError):
+    """A setting in the environment has a value the service cannot run with."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,31 @@ class Settings:
     # The address travellers' phones reach, printed in poster and personal QR codes
     # (e.g. https://rk.liwan.example); empty means the address the request came in on.
     public_url: str = ""
+    # Loop-not-closed alerts: minutes each loop may stay open before it is an alert, how often
+    # the monitor sweeps, and whether each API process runs one ("embedded") or none ("off").
+    alert_not_boarded_minutes: int = 60
+    alert_not_checked_in_minutes: int = 120
+    alert_not_handed_over_minutes: int = 20
+    alert_custody_offer_minutes: int = 15
+    alert_sweep_seconds: float = 30.0
+    alerts: str = "embedded"
+    # The highest risk level the district allows home quarantine for (suggestions only; the
+    # dispatcher decides): "low", "medium", or "none" (everyone to a hotel).
+    home_quarantine_up_to: str = "low"
+
+    @property
+    def dispatch_policy(self) -> Policy:
+        up_to = self.home_quarantine_up_to
+        return Policy(home_up_to=None if up_to == "none" else RiskLevel(up_to))
+
+    @property
+    def alert_thresholds(self) -> Thresholds:
+        return Thresholds(
+            not_boarded=self.alert_not_boarded_minutes,
+            not_checked_in=self.alert_not_checked_in_minutes,
+            not_handed_over=self.alert_not_handed_over_minutes,
+            custody_not_accepted=self.alert_custody_offer_minutes,
+        )
 
     @property
     def is_postgres(self) -> bool:
@@ -68,7 +103,50 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         db_timeout_s=int(env.get("TRACKING_DB_TIMEOUT", "2")),
         group_commit=env.get("TRACKING_GROUP_COMMIT", "1") != "0",
         public_url=env.get("TRACKING_PUBLIC_URL", "").rstrip("/"),
+        alert_not_boarded_minutes=_minutes(env, "TRACKING_ALERT_NOT_BOARDED_MINUTES", 60),
+        alert_not_checked_in_minutes=_minutes(env, "TRACKING_ALERT_NOT_CHECKED_IN_MINUTES", 120),
+        alert_not_handed_over_minutes=_minutes(env, "TRACKING_ALERT_NOT_HANDED_OVER_MINUTES", 20),
+        alert_custody_offer_minutes=_minutes(env, "TRACKING_ALERT_CUSTODY_OFFER_MINUTES", 15),
+        alert_sweep_seconds=_seconds(env, "TRACKING_ALERT_SWEEP_SECONDS", 30.0),
+        alerts=_choice(env, "TRACKING_ALERTS", ALERT_MODES),
+        home_quarantine_up_to=_choice(env, "TRACKING_HOME_QUARANTINE_UP_TO", HOME_QUARANTINE),
     )
+
+
+def _minutes(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= MAX_THRESHOLD_MINUTES:
+        raise SettingsError(
+            f"{name} must be a whole number of minutes from 1 to {MAX_THRESHOLD_MINUTES}, "
+            f"not {raw!r}"
+        )
+    return value
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.1 <= value <= 3600:  # also rejects nan
+        raise SettingsError(f"{name} must be a number of seconds from 0.1 to 3600, not {raw!r}")
+    return value
+
+
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip() or choices[0]
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
 
 
 def _local_secret(data_dir: Path) -> bytes:

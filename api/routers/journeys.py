@@ -76,9 +76,26 @@ class AssignSeats(FieldFacts):
     run_id: UUID
 
 
+class Dispatch(FieldFacts):
+    """A destination (unless the party has one), a run, or both, recorded together."""
+
+    site: str | None = Field(default=None, max_length=40)
+    room: str | None = Field(default=None, max_length=20)
+    run_id: UUID | None = None
+
+
+class ReassignSeats(WithReason):
+    run_id: UUID
+
+
 class Scan(FieldFacts):
     scan_id: str = Field(
         min_length=8, max_length=100, description="unique per scan, from the device"
+    )
+    off_route: bool = Field(
+        default=False,
+        description="the scanner stopped this traveller: record the off-route scan, and "
+        "refuse (409) rather than accept them if they are no longer off route here",
     )
 
 
@@ -174,6 +191,23 @@ def assign_seats(
     return app.assign_seats(journey_id, body.run_id, _ctx(who, body), idem)
 
 
+@router.post("/{journey_id}/dispatch")
+def dispatch(
+    journey_id: UUID, body: Dispatch, app: AppDep, who: Dispatcher, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.dispatch(
+        journey_id, _ctx(who, body), (body.site or "").strip(), (body.room or "").strip(),
+        body.run_id, idem,
+    )
+
+
+@router.post("/{journey_id}/seats/reassignment")
+def reassign_seats(
+    journey_id: UUID, body: ReassignSeats, app: AppDep, who: Dispatcher, idem: IdempotencyDep
+) -> dict[str, Any]:
+    return app.reassign_seats(journey_id, body.run_id, body.reason, _ctx(who, body), idem)
+
+
 @router.post("/{journey_id}/seats/withdrawal")
 def withdraw_seats(
     journey_id: UUID, body: WithReason, app: AppDep, who: Dispatcher, idem: IdempotencyDep
@@ -185,14 +219,19 @@ def withdraw_seats(
 def scan_boarding(
     journey_id: UUID, body: ScanBoarding, app: AppDep, who: Escort, idem: IdempotencyDep
 ) -> dict[str, Any]:
-    return app.scan_boarding(journey_id, body.run_id, body.scan_id, _ctx(who, body), idem)
+    return app.scan_boarding(
+        journey_id, body.run_id, body.scan_id, _ctx(who, body), idem,
+        off_route_only=body.off_route,
+    )
 
 
 @router.post("/{journey_id}/check-in")
 def scan_check_in(
     journey_id: UUID, body: ScanCheckIn, app: AppDep, who: Receiver, idem: IdempotencyDep
 ) -> dict[str, Any]:
-    return app.scan_check_in(journey_id, body.site, body.scan_id, _ctx(who, body), idem)
+    return app.scan_check_in(
+        journey_id, body.site, body.scan_id, _ctx(who, body), idem, off_route_only=body.off_route
+    )
 
 
 @router.post("/{journey_id}/custody/offer")

@@ -1,6 +1,10 @@
 """What a scanned personal code means at a handoff: who it is, what staff must check, and
 whether to go on (green), check (amber) or stop (red). Reading only: the handoff itself is
 recorded by the journey's boarding / check-in commands, which record a misdirected scan.
+
+`reason_code` is the machine word for the reason (domain/handoff.py `ReasonCode`); `reason`
+is the same in English. A scanner words the code in its own languages, and posts the handoff
+anyway when the code is off-route (`OFF_ROUTE`), so that the scan is recorded and raised.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
 from api.deps import AppDep, ServicesDep, allow
-from domain.handoff import Handoff, assess
+from domain.errors import NotFound
+from domain.handoff import Handoff, ReasonCode, assess
 from domain.staff import Role
 from tracking.accounts import StaffMember
+from tracking.application import TrackingApp
 from tracking.travellers import traveller_status
 
 router = APIRouter(tags=["handoffs"])
@@ -28,6 +34,7 @@ UNKNOWN = "this code does not work: ask the traveller for their code page, or ch
 class ScanResult(BaseModel):
     journey_id: UUID
     verdict: str
+    reason_code: ReasonCode
     reason: str
     stage: str
     name_native: str
@@ -40,7 +47,13 @@ class ScanResult(BaseModel):
     plate: str
 
 
-@router.get("/api/scans/{code}", responses={404: {"description": "no working personal code"}})
+@router.get(
+    "/api/scans/{code}",
+    responses={
+        404: {"description": "no working personal code"},
+        422: {"description": "the handoff names a run or site that does not exist"},
+    },
+)
 def scan(
     code: str,
     services: ServicesDep,
@@ -51,11 +64,16 @@ def scan(
     run_id: UUID | None = None,
     site: Annotated[str, Query(max_length=40)] = "",
 ) -> ScanResult:
+    # The scanner's own settings first: an unknown run or site is the scanner's mistake (422,
+    # "change the handoff"), never an unknown personal code (404) nor a wrong-vehicle verdict
+    # that would have the page post a misdirected scan against a run that does not exist.
+    site_id = _site_id(app, site) if site else None
+    if run_id is not None:
+        _require_run(app, run_id)
     journey_id = services.codes.resolve(code)
     if journey_id is None:
         raise HTTPException(404, UNKNOWN)
     journey = app.journey(journey_id)
-    site_id = app.site(site).id if site else None
     assessment = assess(
         journey, handoff, entry_point=entry_point, run_id=run_id, site_id=site_id
     )
@@ -64,6 +82,7 @@ def scan(
     return ScanResult(
         journey_id=journey_id,
         verdict=assessment.verdict.value,
+        reason_code=assessment.code,
         reason=assessment.reason,
         stage=status.stage,
         name_native=str(details.get("name_native", "")),
@@ -75,3 +94,17 @@ def scan(
         destination_address=status.destination_street_address,
         plate=status.plate,
     )
+
+
+def _site_id(app: TrackingApp, code: str) -> UUID:
+    try:
+        return app.site(code).id
+    except NotFound:
+        raise HTTPException(422, f"no site {code!r}: choose the site from the list") from None
+
+
+def _require_run(app: TrackingApp, run_id: UUID) -> None:
+    try:
+        app.run(run_id)
+    except NotFound:
+        raise HTTPException(422, "no such vehicle run: choose the run from the list") from None

@@ -27,7 +27,10 @@ def live(
     """One real server process per backend, shared by a module's tests (codes are unique)."""
     data_dir = tmp_path_factory.mktemp(f"live-{request.param}")
     with fresh_settings(str(request.param), data_dir) as settings:
-        env = {"TRACKING_DATA_DIR": str(data_dir)}
+        # No alert monitor: it would add Alert events (an off-route scan raises one within a
+        # sweep) to stores whose event counts tests compare; tests/e2e/test_alerts_http.py
+        # runs servers with it.
+        env = {"TRACKING_DATA_DIR": str(data_dir), "TRACKING_ALERTS": "off"}
         if settings.is_postgres:
             env["TRACKING_DATABASE_URL"] = settings.database_url
         server = LiveServer(env)

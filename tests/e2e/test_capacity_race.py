@@ -330,4 +330,5 @@ def _check_seat_in_views(dispatcher: Api, run_id: str, winner: str) -> None:
     assert board["stages"]["destination_assigned"] == RACERS - 1
     assert [j["journey_id"] for j in board["journeys_by_stage"]["seat_assigned"]] == [winner]
     run = dispatcher.get(f"/api/runs/{run_id}")
-    assert run["free_seats"] == 0 and run["passengers"] == {winner: 1}
+    seated = {p["journey_id"]: p["seat"] for p in run["passengers"]}
+    assert run["free_seats"] == 0 and seated == {winner: 1}

@@ -20,6 +20,7 @@ PUBLIC = {
     ("GET", "/docs"),
     ("GET", "/admin/posters"),
     ("GET", "/scan"),
+    ("GET", "/dispatch"),
     ("GET", "/openapi.json"),
 }
 
