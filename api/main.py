@@ -20,6 +20,7 @@ from api.routers import (
     auth,
     board,
     dispatch,
+    dispatch_page,
     docs,
     health,
     journeys,
@@ -59,6 +60,7 @@ ROUTERS = tuple(
         scanner_page,
         board,
         dispatch,
+        dispatch_page,
         alerts,
     )
 )
