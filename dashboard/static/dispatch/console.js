@@ -120,6 +120,24 @@
 
   const openTimeline = (journeyId, who, from) => DispatchTimeline.open(journeyId, who, from);
 
+  // Travellers leave the queue and, once through the room door, the open runs: the dispatcher
+  // still finds anyone by their personal code (a scanner gun, or the code page's address
+  // pasted) and reads their timeline. The look-up is the desk's read-only scan.
+  const findTraveller = async (event) => {
+    event.preventDefault();
+    const raw = $("find-code").value.trim();
+    const code = raw.split("/t/").pop().split(/[?#/]/)[0];
+    $("find-error").textContent = "";
+    if (!code) return;
+    try {
+      const found = await DispatchApi.get(`/api/scans/${encodeURIComponent(code)}?handoff=desk`);
+      const who = `${found.name_native || ""} ${found.name_latin || ""}`.trim();
+      openTimeline(found.journey_id, who, $("find-code"));
+    } catch (failure) {
+      showError(failure, $("find-error"), "查找 / Find");
+    }
+  };
+
   const partyCard = (group, party) => {
     const names = party.members.map((m) => m.name_native || m.name_latin).join("、");
     const minutes = waitingMinutes(party.waiting_since) ?? party.waiting_minutes;
@@ -372,6 +390,7 @@
     StaffSession.bindSignInForm(start);
     $("sign-out").addEventListener("click", () => signOut("已退出", "Signed out"));
     $("error-dismiss").addEventListener("click", () => clearError());
+    $("find-form").addEventListener("submit", findTraveller);
     if (StaffSession.token()) start();
     else {
       $("sign-in").hidden = false;

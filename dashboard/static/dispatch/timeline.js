@@ -10,6 +10,34 @@ window.DispatchTimeline = (() => {
   let opener = null;
   let names = { run: () => "", site: () => "" };
   let asked = 0; // the latest request wins when names are clicked quickly one after another
+  // Plates of runs the live snapshot no longer lists (closed once everyone was handed over),
+  // read once each from the run itself.
+  const closedRunPlates = new Map();
+  const plate = (runId) => names.run(runId) || closedRunPlates.get(runId) || "";
+
+  const runIdsIn = (events) => {
+    const ids = new Set();
+    for (const e of events) {
+      const s = e.summary || {};
+      if (s.run_id) ids.add(String(s.run_id));
+      for (const who of [s.custodian, s.offered_to, s.offered_by]) {
+        if (String(who || "").startsWith("escort:")) ids.add(String(who).slice("escort:".length));
+      }
+    }
+    return [...ids];
+  };
+
+  const learnPlates = async (events) => {
+    const unknown = runIdsIn(events).filter((id) => !plate(id));
+    await Promise.all(unknown.map(async (id) => {
+      try {
+        const run = await DispatchApi.get(`/api/runs/${encodeURIComponent(id)}`);
+        if (run.plate) closedRunPlates.set(id, run.plate);
+      } catch {
+        // The id stays as it is: readable enough, and the timeline must not fail for a label.
+      }
+    }));
+  };
 
   // "desk:CAN-T2" → "接待台 / desk CAN-T2"; escort and receiver refs are ids, shown as the
   // run's plate or the site's name when the page knows them.
@@ -19,7 +47,7 @@ window.DispatchTimeline = (() => {
     const ref = rest.join(":");
     const label = W.CUSTODIAN_KIND[kind] ? `${W.CUSTODIAN_KIND[kind][0]} / ${W.CUSTODIAN_KIND[kind][1]}` : kind;
     let shown = ref;
-    if (kind === "escort") shown = names.run(ref) || ref;
+    if (kind === "escort") shown = plate(ref) || ref;
     if (kind === "receiver") shown = names.site(ref) || ref;
     return ref ? `${label} ${shown}` : label;
   };
@@ -46,7 +74,7 @@ window.DispatchTimeline = (() => {
       if (["custodian", "offered_to", "offered_by", "party_id"].includes(key)) continue;
       if (value === null || value === "" || (Array.isArray(value) && !value.length)) continue;
       let shown = Array.isArray(value) ? value.join(", ") : typeof value === "object" ? JSON.stringify(value) : String(value);
-      if (key === "run_id") shown = names.run(shown) || shown;
+      if (key === "run_id") shown = plate(shown) || shown;
       if (key === "site_id") shown = names.site(shown) || shown;
       if (key === "risk") shown = W.risk(shown);
       parts.push(`${key}: ${shown}`);
@@ -108,6 +136,8 @@ window.DispatchTimeline = (() => {
       const answer = await DispatchApi.get(`/api/journeys/${encodeURIComponent(journeyId)}/timeline`);
       if (mine !== asked) return;
       const events = answer.events || [];
+      await learnPlates(events);
+      if (mine !== asked) return;
       render(events);
       $("timeline-status").textContent = `${events.length} 个事件 / ${events.length} events`;
     } catch (error) {
