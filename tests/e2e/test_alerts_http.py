@@ -18,10 +18,9 @@ import pytest
 
 from domain.staff import Role
 from projections.queries import read_alert_facts
-from tests.databases import POSTGRES_MARKED, fresh_settings
+from tests.databases import POSTGRES_MARKED
 from tests.e2e.client import Api, traveller
-from tests.e2e.conftest import Live
-from tests.e2e.server import LiveServer
+from tests.e2e.conftest import Live, live_server_on
 from tracking.alerts import AlertMonitor
 from tracking.services import open_services
 
@@ -32,15 +31,9 @@ def live(
 ) -> Iterator[Live]:
     """A server whose monitor sweeps every 0.2 s (the default is 30 s)."""
     data_dir = tmp_path_factory.mktemp(f"alerts-{request.param}")
-    with fresh_settings(str(request.param), data_dir) as settings:
-        env = {"TRACKING_DATA_DIR": str(data_dir), "TRACKING_ALERT_SWEEP_SECONDS": "0.2"}
-        if settings.is_postgres:
-            env["TRACKING_DATABASE_URL"] = settings.database_url
-        server = LiveServer(env)
-        try:
-            yield Live(settings, server)
-        finally:
-            server.stop()
+    sweeps = {"TRACKING_ALERT_SWEEP_SECONDS": "0.2"}
+    with live_server_on(str(request.param), data_dir, sweeps) as server:
+        yield server
 
 
 def _reference(live: Live) -> dict[str, str]:

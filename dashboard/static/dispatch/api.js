@@ -20,30 +20,7 @@ window.DispatchApi = (() => {
 
   let onSignedOut = () => {};
 
-  const uuid = () => {
-    if (crypto.randomUUID) return crypto.randomUUID();
-    // Plain-HTTP origins other than localhost lack randomUUID; getRandomValues is everywhere.
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  };
-
-  // FastAPI answers {"detail": "..."} for domain errors and a list of problems for 422.
-  const detailText = (answer) => {
-    const detail = answer && answer.detail;
-    if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) {
-      return detail
-        .map((d) => {
-          const where = Array.isArray(d.loc) ? d.loc.filter((p) => p !== "body").join(".") : "";
-          return where ? `${where}: ${d.msg}` : d.msg || JSON.stringify(d);
-        })
-        .join("; ");
-    }
-    return "";
-  };
+  const { uuid, detailText } = StaffSession;
 
   const failure = async (response) => {
     const detail = detailText(await response.json().catch(() => ({})));

@@ -95,15 +95,7 @@
   };
   const token = StaffSession.token;
 
-  const uuid = () => {
-    if (crypto.randomUUID) return crypto.randomUUID();
-    // Plain-HTTP origins other than localhost lack randomUUID; getRandomValues is everywhere.
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  };
+  const { uuid, detailText } = StaffSession;
 
   // A personal QR code holds `{base}/t/{code}`; a scanner gun types the same URL. Staff may also
   // type the bare code. Anything else is refused here rather than sent to the server.
@@ -234,13 +226,6 @@
       misdirected: "错误交接已登记 / Misdirected scan logged",
     }[outcome] || outcome;
     log(`${words}: ${entry.label}`, outcome === "accepted" ? "ok" : "warn");
-  };
-
-  const detailText = (answer) => {
-    const detail = answer && answer.detail;
-    if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) return detail.map((d) => d.msg || JSON.stringify(d)).join("; ");
-    return "";
   };
 
   // ---- sign-in ---------------------------------------------------------------------------
