@@ -68,7 +68,7 @@ test: venv system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict $(PACKAGES)
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 # --- bench ---------------------------------------------------------------------------------
 bench: venv
