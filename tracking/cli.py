@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +14,8 @@ from domain.errors import DomainError
 from domain.staff import Role
 from projections.cli import app as projections_app
 from projections.projector import Projector
-from projections.queries import read_reference
+from projections.queries import read_alert_facts, read_reference
+from tracking.alerts import AlertMonitor
 from tracking.demo import demo_accounts, seed_demo
 from tracking.printing.posters import (
     poster_pdf,
@@ -145,6 +148,27 @@ def add_user(
     with_services(
         lambda s: typer.echo(s.accounts.add(username, role, name or username, password)), settings
     )
+
+
+alerts = typer.Typer(help="Loop-not-closed alerts.", no_args_is_help=True)
+app.add_typer(alerts, name="alerts")
+
+
+@alerts.command("run")
+def alerts_run() -> None:
+    """Raise and clear alerts until interrupted: the monitor for API processes started with
+    TRACKING_ALERTS=off (several monitors may run; each alert is raised once)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    settings = load_settings()
+    services = open_services(settings)
+    try:
+        monitor = AlertMonitor(services.app, lambda: read_alert_facts(services.store), settings)
+        typer.echo(f"sweeping every {settings.alert_sweep_seconds:g} s; Ctrl-C to stop")
+        monitor.run_forever(stop)
+    finally:
+        services.close()
 
 
 def with_services(action: Callable[[Services], object], settings: Settings) -> None:
