@@ -89,8 +89,8 @@ def read_open_runs(store: SideStore, entry_point: str = "") -> dict[str, Any]:
 
 
 def _open_runs(cur: Cursor) -> list[dict[str, Any]]:
-    """Runs not closed, with who is seated on each: how many high-risk travellers and others,
-    and which destinations (the suggestion's inputs)."""
+    """Runs not closed, with who is seated on each: how many travellers of high-risk parties
+    and of others, and which destinations (the suggestion's inputs)."""
     cur.execute(
         f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE status <> ? "  # noqa: S608
         "ORDER BY entry_point, plate, run_id",
@@ -105,16 +105,20 @@ def _open_runs(cur: Cursor) -> list[dict[str, Any]]:
         runs[run["run_id"]] = run
     marks = ", ".join("?" for _ in SEATED)
     cur.execute(
-        "SELECT run_id, site_id, risk FROM journey_stage "  # noqa: S608
+        "SELECT run_id, party_id, site_id, risk FROM journey_stage "  # noqa: S608
         f"WHERE run_id IS NOT NULL AND stage IN ({marks})",
         SEATED,
     )
-    for run_id, site, risk in cur.fetchall():
+    # A party is as risky as its riskiest member (it travels together), as the command sees it.
+    parties: dict[tuple[str, str], list[bool]] = {}
+    for run_id, party_id, site, risk in cur.fetchall():
         seated_on = runs.get(_id(run_id) or "")
         if seated_on is None:
             continue
-        run = seated_on
-        run["high_risk_aboard" if risk == "high" else "others_aboard"] += 1
-        if site is not None and _id(site) not in run["site_ids"]:
-            run["site_ids"].append(_id(site))
+        parties.setdefault((seated_on["run_id"], _id(party_id) or ""), []).append(risk == "high")
+        if site is not None and _id(site) not in seated_on["site_ids"]:
+            seated_on["site_ids"].append(_id(site))
+    for (run_id, _), risks in parties.items():
+        key = "high_risk_aboard" if any(risks) else "others_aboard"
+        runs[run_id][key] += len(risks)
     return list(runs.values())

@@ -37,6 +37,10 @@ from tracking.unit_of_work import Answer, Decision, Idempotency, Saver, execute
 from tracking.vault import PersonalDataVault
 
 A = TypeVar("A", bound=Aggregate)
+MIXED_RISK = (
+    "high-risk travellers do not share a vehicle with others: choose a run carrying only "
+    "high-risk travellers, or an empty one"
+)
 # Stages in which the traveller holds a seat or is with a vehicle.
 ON_THE_ROAD = (Stage.SEAT_ASSIGNED, Stage.BOARDED, Stage.IN_TRANSIT, Stage.ARRIVED)
 
@@ -442,10 +446,30 @@ class TrackingApp(Application[UUID]):
     ) -> dict[str, int]:
         if run.entry_point != party[0].entry_point:
             raise RuleBroken("the run leaves from a different entry point")
+        self._check_risk_not_mixed(party, run)
         seats = run.assign_seats([m.id for m in party])
         for member in party:
             member.assign_seat(run.id, seats[member.id], ctx)
         return {str(k): v for k, v in seats.items()}
+
+    def _check_risk_not_mixed(self, party: list[Journey], run: TransportRun) -> None:
+        """High-risk travellers never share a vehicle with others (a party is as risky as its
+        riskiest member: it travels together)."""
+        members = {m.id for m in party}
+        aboard = [
+            self.journey(j) for j in run.seat_of
+            if j not in members and j not in run.handed_over and j not in run.left
+        ]
+        high_party: dict[UUID, bool] = {}
+        for journey in aboard:
+            high_party[journey.party_id] = (
+                high_party.get(journey.party_id, False) or journey.risk is RiskLevel.HIGH
+            )
+        if not high_party:
+            return
+        high = any(m.risk is RiskLevel.HIGH for m in party)
+        if any(aboard_high != high for aboard_high in high_party.values()):
+            raise RuleBroken(MIXED_RISK)
 
     def reassign_seats(
         self,

@@ -39,7 +39,7 @@ def test_flight_of_forty_from_registration_to_the_door(live: Live) -> None:
         {"code": street, "name": "沙面街道", "kind": "home", "capacity": 30},
         expect=201,
     )
-    plates = [f"粤A{tag}{i}" for i in range(4)]
+    plates = [f"粤A{tag}{i}" for i in range(5)]
     for plate in plates:
         admin.post("/api/vehicles", {"plate": plate, "seats": 12}, expect=201)
 
@@ -102,9 +102,14 @@ def test_flight_of_forty_from_registration_to_the_door(live: Live) -> None:
         for p in plates
     ]
     free = dict.fromkeys(runs, 12)
+    carries_high_risk: dict[str, bool] = {}  # high-risk travellers ride apart from others
     run_of: dict[str, str] = {}
     for party in sorted(parties, key=len, reverse=True):  # fill vehicles, families first
-        run_id = next(r for r in runs if free[r] >= len(party))
+        high = any(member in high_risk for member in party)
+        run_id = next(
+            r for r in runs
+            if free[r] >= len(party) and carries_high_risk.setdefault(r, high) == high
+        )
         dispatcher.post(f"/api/journeys/{party[0]}/seats", {"run_id": run_id})
         free[run_id] -= len(party)
         run_of.update(dict.fromkeys(party, run_id))

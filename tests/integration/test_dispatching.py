@@ -205,3 +205,27 @@ def test_an_off_route_scan_never_boards_a_traveller_moved_here_meanwhile(
     assert app.journey(traveller).stage.value == "seat_assigned"
     answer = app.scan_boarding(traveller, run_b, "scan-0003", escort)
     assert answer["outcome"] == "accepted"
+
+
+def test_high_risk_travellers_never_share_a_vehicle_with_others(services: Services) -> None:
+    app = services.app
+    line = seed_line(app, seats=6, extra_vehicle=True)
+    (low,) = _screened_party(app, line.entry_point, ["X0000001"])
+    (high,) = _screened_party(app, line.entry_point, ["X0000002"], risk=RiskLevel.HIGH)
+    (high_too,) = _screened_party(app, line.entry_point, ["X0000003"], risk=RiskLevel.HIGH)
+    (low_too,) = _screened_party(app, line.entry_point, ["X0000004"])
+    shared = UUID(app.plan_run(line.plate, "escort-1", line.entry_point)["run_id"])
+    alone = UUID(app.plan_run(line.other_plate, "escort-2", line.entry_point)["run_id"])
+    app.dispatch(low, _dispatcher(), line.street, "", shared)
+    before = len(all_events(app))
+    with pytest.raises(RuleBroken, match="high-risk travellers do not share"):
+        app.dispatch(high, _dispatcher(), line.hotel, "", shared)
+    assert len(all_events(app)) == before
+    assert app.site(line.hotel).free_rooms() == ["101", "102"]  # no room held either
+    app.dispatch(high, _dispatcher(), line.hotel, "", alone)
+    app.dispatch(high_too, _dispatcher(), line.hotel, "", alone)  # high with high: allowed
+    with pytest.raises(RuleBroken, match="high-risk travellers do not share"):
+        app.dispatch(low_too, _dispatcher(), line.street, "", alone)
+    with pytest.raises(RuleBroken, match="high-risk travellers do not share"):
+        app.reassign_seats(low, alone, "fill the vehicle", _dispatcher())
+    assert set(app.run(alone).seat_of) == {high, high_too}
