@@ -17,10 +17,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
-from domain.alerts import AlertFacts, Thresholds, closing_reason, conditions, plan
-from domain.errors import DomainError
+from eventsourcing.application import AggregateNotFoundError
+
+from domain.alerts import (
+    Alert,
+    AlertFacts,
+    Condition,
+    Thresholds,
+    closing_reason,
+    conditions,
+    plan,
+    still_holds,
+)
+from domain.errors import DomainError, NotFound
 from tracking.application import TrackingApp
 from tracking.settings import Settings
+from tracking.unit_of_work import Answer, Decision, execute
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +66,7 @@ class AlertMonitor:
         result = SweepResult()
         for condition in todo.raise_:
             try:
-                answer = self.app.raise_alert(condition, self.thresholds, now)
+                answer = raise_alert(self.app, condition, self.thresholds, now)
             except DomainError:
                 log.exception("could not raise a %s alert", condition.kind)
                 continue
@@ -69,7 +81,7 @@ class AlertMonitor:
                 runs.get(alert.run_id) if alert.run_id else None,
             )
             try:
-                answer = self.app.clear_alert(UUID(alert.alert_id), reason, now)
+                answer = clear_alert(self.app, UUID(alert.alert_id), reason, now)
             except DomainError:
                 # Not in the store (views of another store?) or refused: the next sweep tries
                 # again; one alert must not stop the others.
@@ -95,3 +107,45 @@ class AlertMonitor:
                 backoff = min(backoff * 2, 300.0)
                 continue
             stop.wait(self.interval)
+
+
+def raise_alert(
+    app: TrackingApp, condition: Condition, thresholds: Thresholds, detected_at: datetime
+) -> Answer:
+    """Raise the alert of an open loop that is overdue under `thresholds` at `detected_at`.
+
+    Raised once per occurrence whoever asks: the id is the occurrence's, so a monitor that
+    comes second finds it (or loses the save and, deciding again, finds it) and is done.
+    A loop the write model already sees closed (the views lag) raises nothing."""
+    alert_id = condition.alert_id
+    answer: Answer = {"alert_id": str(alert_id), "kind": condition.kind, "raised": False}
+
+    def decide() -> Decision:
+        if alert_id in app.repository:
+            return Decision([], answer | {"why": "already raised"})
+        journey = None if condition.journey_id is None else app.journey(UUID(condition.journey_id))
+        run = None
+        if condition.journey_id is None and condition.run_id is not None:
+            run = app.run(UUID(condition.run_id))
+        if not still_holds(condition, journey, run):
+            return Decision([], answer | {"why": "the loop is already closed"})
+        return Decision([Alert.raise_for(condition, thresholds, detected_at)],
+                        answer | {"raised": True})
+
+    return execute(app, decide, None, app.saver)
+
+
+def clear_alert(app: TrackingApp, alert_id: UUID, reason: str, cleared_at: datetime) -> Answer:
+    """Clear an alert whose loop closed; clearing a cleared alert changes nothing."""
+
+    def decide() -> Decision:
+        try:
+            alert: object = app.repository.get(alert_id)
+        except AggregateNotFoundError:
+            alert = None
+        if not isinstance(alert, Alert):
+            raise NotFound("no such alert")
+        cleared = alert.clear(reason, cleared_at)
+        return Decision([alert], {"alert_id": str(alert_id), "cleared": cleared})
+
+    return execute(app, decide, None, app.saver)

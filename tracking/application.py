@@ -738,54 +738,6 @@ class TrackingApp(Application[UUID]):
 
     # -- loop-not-closed alerts (raised and cleared by tracking/alerts.py's monitor) ----------
 
-    def raise_alert(self, condition: Any, thresholds: Any, detected_at: Any) -> Answer:
-        """Raise the alert of an open loop (`domain.alerts.Condition`) that is overdue under
-        `thresholds` (`domain.alerts.Thresholds`) at `detected_at` (an aware datetime).
-
-        Raised once per occurrence whoever asks: the id is the occurrence's, so a monitor that
-        comes second finds it (or loses the save and, deciding again, finds it) and is done.
-        A loop the write model already sees closed (the views lag) raises nothing."""
-        from datetime import datetime  # local: the header of this file is not ours to edit
-
-        from domain.alerts import Alert, Condition, Thresholds, still_holds
-
-        assert isinstance(condition, Condition) and isinstance(thresholds, Thresholds)
-        assert isinstance(detected_at, datetime)
-        alert_id = condition.alert_id
-        answer: Answer = {"alert_id": str(alert_id), "kind": condition.kind, "raised": False}
-
-        def decide() -> Decision:
-            if alert_id in self.repository:
-                return Decision([], answer | {"why": "already raised"})
-            journey = (
-                None if condition.journey_id is None else self.journey(UUID(condition.journey_id))
-            )
-            run = None
-            if condition.journey_id is None and condition.run_id is not None:
-                run = self.run(UUID(condition.run_id))
-            if not still_holds(condition, journey, run):
-                return Decision([], answer | {"why": "the loop is already closed"})
-            alert = Alert.raise_for(condition, thresholds, detected_at)
-            return Decision([alert], answer | {"raised": True})
-
-        return self._execute(decide, None)
-
-    def clear_alert(self, alert_id: UUID, reason: str, cleared_at: Any) -> Answer:
-        """Clear an alert whose loop closed (`cleared_at`: an aware datetime); clearing a
-        cleared alert changes nothing."""
-        from datetime import datetime  # local: the header of this file is not ours to edit
-
-        from domain.alerts import Alert
-
-        assert isinstance(cleared_at, datetime)
-
-        def decide() -> Decision:
-            alert = self._get(Alert, alert_id, "alert")
-            cleared = alert.clear(reason, cleared_at)
-            return Decision([alert], {"alert_id": str(alert_id), "cleared": cleared})
-
-        return self._execute(decide, None)
-
 
 def _site_key(code: str) -> str:
     return f"site:{code.strip()}"
