@@ -11,12 +11,15 @@ import os
 import time
 
 from benchmarks.database import fresh_postgres
+from benchmarks.dispatch import bench_dispatch_snapshot
 from benchmarks.projector import bench_projector_catchup
 from benchmarks.registration import bench_command_register
 
 BASELINES = {
     "projector_catchup": "raw read+decode of the same log (library recorder + mapper)",
     "command_register": "library bare aggregate create+save, 4 threads",
+    "dispatch_snapshot": "bare read of the same views (no names opened)",
+    "dispatch_snapshot_cold": "bare read of the same views (no names opened)",
 }
 
 
@@ -29,6 +32,8 @@ def main() -> None:
         results["projector_catchup"] = bench_projector_catchup(settings, n_events)
     with fresh_postgres() as settings:
         results["command_register"] = bench_command_register(settings, n_registrations)
+    with fresh_postgres() as settings:
+        results |= bench_dispatch_snapshot(settings, int(os.environ.get("BENCH_WAITING", "600")))
     print(
         f"{'figure':<20} {'ours':>12} {'baseline':>12} {'ratio':>7}  unit / baseline",
     )

@@ -63,10 +63,15 @@ def bench_command_register(
     baselines, values = [], []
     for r in range(rounds):
         offset = r * (per_round + 100)
-        baselines.append(
-            _rate(per_round, lambda i, o=offset: bare.save(BareTraveller(number=f"B{o + i:08d}")))
-        )
-        values.append(_rate(per_round, lambda i, o=offset: register(o + i)))
+
+        def save_bare(i: int, o: int = offset) -> object:
+            return bare.save(BareTraveller(number=f"B{o + i:08d}"))
+
+        def register_ours(i: int, o: int = offset) -> object:
+            return register(o + i)
+
+        baselines.append(_rate(per_round, save_bare))
+        values.append(_rate(per_round, register_ours))
     bare.close()
     services.close()
     baseline, value = max(baselines), max(values)

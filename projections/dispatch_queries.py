@@ -30,6 +30,7 @@ class Waiting:
     entry_point: str
     site_id: str | None
     risk: str | None
+    version: int
 
 
 @dataclass
@@ -48,14 +49,14 @@ def read_dispatch(store: SideStore) -> DispatchView:
         with _snapshot(store) as cur:
             view = DispatchView(position=_position(cur)[0])
             cur.execute(
-                "SELECT journey_id, party_id, stage, entered_at, entry_point, site_id, risk "
-                "FROM journey_stage WHERE stage IN (?, ?) ORDER BY entered_at, journey_id "
+                "SELECT journey_id, party_id, stage, entered_at, entry_point, site_id, risk, "
+                "version FROM journey_stage WHERE stage IN (?, ?) ORDER BY entered_at, journey_id "
                 "LIMIT ?",
                 (*WAITING, QUEUE_LIMIT),
             )
             view.waiting = [
-                Waiting(_id(j) or "", _id(p) or "", s, _iso(t) or "", e, _id(site), risk)
-                for j, p, s, t, e, site, risk in cur.fetchall()
+                Waiting(_id(j) or "", _id(p) or "", s, _iso(t) or "", e, _id(site), risk, int(v))
+                for j, p, s, t, e, site, risk, v in cur.fetchall()
             ]
             cur.execute(
                 "SELECT entry_point, COUNT(*) FROM journey_stage WHERE stage = ? "

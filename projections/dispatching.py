@@ -7,7 +7,7 @@ journey's sealed details here, for the staff member who is allowed to see them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -25,16 +25,9 @@ from domain.dispatch import (
 from domain.journey import Journey
 from domain.stages import DestinationKind, RiskLevel
 from projections.dispatch_queries import DispatchView, Waiting, read_dispatch
+from projections.opened_details import OPENED
 from tracking.application import TrackingApp
 from tracking.sidestore import SideStore
-
-
-@dataclass(frozen=True)
-class Member:
-    journey_id: str
-    name_native: str
-    name_latin: str
-    stage: str
 
 
 def dispatch_snapshot(app: TrackingApp, store: SideStore, now: datetime) -> dict[str, Any]:
@@ -113,11 +106,10 @@ def _party(
     now: datetime,
 ) -> dict[str, Any]:
     lead = rows[0]
-    journeys = [app.journey(UUID(r.journey_id)) for r in rows]
-    details = [app.personal_details(j) for j in journeys]
+    opened = [OPENED.get(app, r.journey_id, r.version) for r in rows]
     since = min(r.since for r in rows)
     site = sites.get(lead.site_id or "")
-    risk = _highest_risk(journeys)
+    risk = _riskiest(o.risk for o in opened)
     return {
         "party_id": party_id,
         "journey_id": lead.journey_id,
@@ -126,21 +118,26 @@ def _party(
         "waiting_since": since,
         "waiting_minutes": max(0, int((now - datetime.fromisoformat(since)).total_seconds() // 60)),
         "risk": None if risk is None else risk.value,
-        "street": str(details[0].get("destination_street", "")),
+        "street": opened[0].street,
         "destination": None if site is None else {
             "site_code": site["code"], "site_name": site["name"], "kind": site["kind"],
-            "room": journeys[0].room,
+            "room": opened[0].room,
         },
         "members": [
             {
                 "journey_id": r.journey_id,
-                "name_native": str(d.get("name_native", "")),
-                "name_latin": str(d.get("name_latin", "")),
+                "name_native": o.name_native,
+                "name_latin": o.name_latin,
                 "stage": r.stage,
             }
-            for r, d in zip(rows, details, strict=True)
+            for r, o in zip(rows, opened, strict=True)
         ],
     }
+
+
+def _riskiest(risks: Iterable[str | None]) -> RiskLevel | None:
+    found = {RiskLevel(r) for r in risks if r}
+    return next((r for r in (RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.LOW) if r in found), None)
 
 
 def _highest_risk(party: list[Journey]) -> RiskLevel | None:
