@@ -35,11 +35,11 @@ def main() -> None:
     with fresh_postgres() as settings:
         results |= bench_dispatch_snapshot(settings, int(os.environ.get("BENCH_WAITING", "600")))
     print(
-        f"{'figure':<20} {'ours':>12} {'baseline':>12} {'ratio':>7}  unit / baseline",
+        f"{'figure':<24} {'ours':>12} {'baseline':>12} {'ratio':>7}  unit / baseline",
     )
     for name, r in results.items():
         print(
-            f"{name:<20} {r['value']:>12} {r['baseline']:>12} {r['ratio']:>7}  "
+            f"{name:<24} {r['value']:>12} {r['baseline']:>12} {r['ratio']:>7}  "
             f"{r['unit']} / {BASELINES[name]}"
         )
     print(f"(measured in {time.perf_counter() - started:.0f} s)")
