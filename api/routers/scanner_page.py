@@ -16,30 +16,12 @@ from typing import Any, NamedTuple
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
-from dashboard import TEMPLATES_DIR
+from api.staff_pages import staff_page
 from domain.handoff import OFF_ROUTE, ReasonCode
 from domain.stages import Stage
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=TEMPLATES_DIR)
-HEADERS = {
-    # 'wasm-unsafe-eval' lets the vendored ZXing decoder compile its WebAssembly and nothing
-    # else: no 'unsafe-eval', no inline script. blob:/data: cover the decoder's canvas frames.
-    # No CDN: every script, style and the .wasm come from this server's /static.
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
-        "img-src 'self' blob: data:; media-src 'self' blob:; worker-src 'self' blob:; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
-        "object-src 'none'"
-    ),
-    # The camera is the point of this page; nothing framed or foreign may ask for it.
-    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
 
 
 class Words(NamedTuple):
@@ -154,6 +136,15 @@ def page_words() -> dict[str, Any]:
 
 @router.get("/scan", response_class=HTMLResponse)
 def scanner_page(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, "scanner/scan.html", {"words": page_words()}, headers=HEADERS
+    # 'wasm-unsafe-eval' lets the vendored ZXing decoder compile its WebAssembly and nothing
+    # else: no 'unsafe-eval', no inline script. blob:/data: cover the decoder's canvas frames.
+    # The camera is the point of this page; nothing framed or foreign may ask for it.
+    return staff_page(
+        request,
+        "scanner/scan.html",
+        script_src="'self' 'wasm-unsafe-eval'",
+        img_src="'self' blob: data:",
+        extra_policy="media-src 'self' blob:; worker-src 'self' blob:",
+        permissions="camera=(self), microphone=(), geolocation=()",
+        context={"words": page_words()},
     )
