@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api.board_feed import BoardFeed
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.routers import (
@@ -19,6 +21,7 @@ from api.routers import (
     arrivals,
     auth,
     board,
+    board_socket,
     dispatch,
     dispatch_page,
     docs,
@@ -59,6 +62,7 @@ ROUTERS = tuple(
         scans,
         scanner_page,
         board,
+        board_socket,
         dispatch,
         dispatch_page,
         alerts,
@@ -93,9 +97,15 @@ def create_app(
             ))
         for worker in workers:
             worker.start()
+        feed = app.state.board_feed = BoardFeed(
+            services.store, settings.postgres_conninfo if settings.is_postgres else None,
+            settings.board_queue_limit,
+        )
+        feed.start(asyncio.get_running_loop())
         try:
             yield
         finally:
+            feed.stop()
             stop.set()
             for worker in workers:
                 worker.join(timeout=10)

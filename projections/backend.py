@@ -18,15 +18,24 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from domain.alerts import KINDS
 from domain.stages import Stage
+from projections.board import read_board_state
+from projections.board_fold import leg_days
 from projections.events import Event, Row, keys_to_load
 from projections.fold import Changes, Fold
 from projections.schema import (
     ALERT_COUNTS,
     ALERTS,
+    BOARD_CHECKPOINTS,
+    BOARD_COUNTERS,
+    BOARD_SITE_COUNTS,
     BOARD_STAGE_COUNTS,
+    CHECKPOINT_EVERY,
     JOURNEY_STAGE,
+    LEG_TIMES,
     POSITION_TABLE,
     PROJECTION,
     RUNS,
@@ -39,8 +48,12 @@ from projections.schema import (
     create_ddl,
     drop_ddl,
     position_ddl,
+    select_all,
 )
+from tracking.sidestore import PgCursor
 
+# Small tables every page loads whole: the board's deltas carry their absolute values.
+WHOLE_TABLES = (BOARD_STAGE_COUNTS, BOARD_SITE_COUNTS, BOARD_COUNTERS, ALERT_COUNTS, SITE_OCCUPANCY)
 assert POSITION_TABLE == "projection_position"  # spelled out in the statements below
 _SELECT_STATE = (
     "SELECT position, schema_version, rebuild_target FROM projection_position WHERE name = ?"
@@ -66,7 +79,7 @@ class RowCache:
     that finds them anywhere else starts with an empty cache.
     """
 
-    TABLES = (JOURNEY_STAGE, SITE_OCCUPANCY, SITE_ROOMS, RUNS, VEHICLES, ALERTS)
+    TABLES = (JOURNEY_STAGE, SITE_ROOMS, RUNS, VEHICLES, ALERTS)
     LIMIT = 200_000  # rows; beyond this the cache starts over, to bound a long rebuild's memory
 
     def __init__(self) -> None:
@@ -141,6 +154,34 @@ class Backend(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def _load_all(self, cur: Any, table: Table, where: str = "", params: Any = ()) -> list[Row]:
+        cur.execute(self._sql(select_all(table, self.postgres) + where), params)
+        rows: list[Row] = cur.fetchall()
+        return rows
+
+    def _load_days(self, cur: Any, days: set[str]) -> list[Row]:
+        if not days:
+            return []
+        if self.postgres:
+            return self._load_all(cur, LEG_TIMES, " WHERE day = ANY(?)", (sorted(days),))
+        return self._load_all(
+            cur, LEG_TIMES, " WHERE day IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(sorted(days)).decode(),),
+        )
+
+    def _last_delta(self, cur: Any) -> int:
+        """The position the page's first delta follows: the last delta's (0 before any)."""
+        cur.execute("SELECT max(position) FROM board_deltas")
+        row = cur.fetchone()
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    def _checkpoint(self, cur: Any, position: int) -> None:
+        board = read_board_state(PgCursor(cur) if self.postgres else cur)
+        board["rebuilding"] = False  # a rebuild's checkpoints equal those of a live run
+        self._upsert(cur, BOARD_CHECKPOINTS, [
+            (position, board["at"], orjson.dumps(board).decode())
+        ])
+
     def _sql(self, text: str) -> str:
         """Our statements are written with `?` (SQLite); psycopg wants `%s`."""
         return text.replace("?", "%s") if self.postgres else text
@@ -206,12 +247,13 @@ class Backend(ABC):
             state = self._state(cur, lock=True)
             if state is None or state.position != start:
                 return False  # another projector moved on (or a rebuild reset the views)
-            loaded = {}
+            loaded = {table: self._load_all(cur, table) for table in WHOLE_TABLES}
+            loaded[LEG_TIMES] = self._load_days(cur, leg_days(events))
             for table, keys in keys_to_load(list(events)).by_table.items():
                 loaded[table], missing = cache.split(table, keys)
                 if missing:
                     loaded[table] += self._load(cur, table, missing)
-            changes = Fold(loaded).apply(events)
+            changes = Fold(loaded, self._last_delta(cur)).apply(events)
             for table, rows in changes.upserts:
                 if rows:
                     self._upsert(cur, table, rows)
@@ -228,6 +270,8 @@ class Backend(ABC):
                 ),
                 (end, None if target is None or end >= target else target, PROJECTION),
             )
+            if start // CHECKPOINT_EVERY != end // CHECKPOINT_EVERY:
+                self._checkpoint(cur, end)
             self._notify(cur, end)
             if self.before_commit is not None:
                 self.before_commit(end)

@@ -23,7 +23,6 @@ from projections.schema import (
     ALERTS,
     JOURNEY_STAGE,
     RUNS,
-    SITE_OCCUPANCY,
     SITE_ROOMS,
     VEHICLES,
     Table,
@@ -90,9 +89,9 @@ class Keys:
         self.by_table.setdefault(table, set()).add(key)
 
 
+# Sites are loaded whole on every page (the board shows each site's counts), not by key.
 _TABLE_OF_KIND = {
-    "journey": JOURNEY_STAGE, "site": SITE_OCCUPANCY, "run": RUNS, "vehicle": VEHICLES,
-    "alert": ALERTS,
+    "journey": JOURNEY_STAGE, "run": RUNS, "vehicle": VEHICLES, "alert": ALERTS,
 }
 
 
@@ -107,4 +106,7 @@ def keys_to_load(events: list[Event]) -> Keys:
                 keys.add(table, (e.originator_id,))
         if e.kind == "site" and e.name != "Registered":
             keys.add(SITE_ROOMS, (e.originator_id, e.state["room"]))
+        elif e.kind == "journey" and "run_id" in e.state:
+            # The run's plate: the board times the vehicle legs per vehicle.
+            keys.add(RUNS, (decode.dashed(e.state["run_id"]["_data_"]),))
     return keys

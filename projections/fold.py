@@ -21,15 +21,19 @@ from domain.site import HELD, OCCUPIED, Site
 from domain.stages import Stage
 from domain.transport import TransportRun, Vehicle
 from projections import decode
+from projections.board_fold import BoardFold
 from projections.events import Event, Json, Row
 from projections.schema import (
     ALERT_COUNTS,
     ALERTS,
+    BOARD_COUNTERS,
+    BOARD_DELTAS,
     BOARD_SITE_COUNTS,
     BOARD_STAGE_COUNTS,
     ENTRY_POINTS,
     JOURNEY_STAGE,
     JOURNEY_TIMELINE,
+    LEG_TIMES,
     RUNS,
     SITE_OCCUPANCY,
     SITE_ROOMS,
@@ -78,6 +82,10 @@ class JourneyRow:
     offered_at: str | None
     off_route: str | None
     off_route_at: str | None
+    screened_at: str | None
+    seated_at: str | None
+    arrived_at: str | None
+    surveyed_at: str | None
 
 
 @dataclass(slots=True)
@@ -103,6 +111,7 @@ class RunRow:
     entry_point: str
     status_at: str
     exited: int
+    first_boarded_at: str | None
 
 
 @dataclass(slots=True)
@@ -160,6 +169,23 @@ def _set_boarded_at(row: JourneyRow, state: Json, recorded: str) -> None:
     row.boarded_at = recorded
 
 
+def _set_screened_at(row: JourneyRow, state: Json, recorded: str) -> None:
+    row.screened_at = recorded
+
+
+def _set_seated_at(row: JourneyRow, state: Json, recorded: str) -> None:
+    row.seated_at = recorded
+
+
+def _set_arrived_at(row: JourneyRow, state: Json, recorded: str) -> None:
+    row.arrived_at = recorded
+
+
+def _set_surveyed_at(row: JourneyRow, state: Json, recorded: str) -> None:
+    if row.surveyed_at is None:  # the backlog counts journeys never surveyed
+        row.surveyed_at = recorded
+
+
 def _offer(row: JourneyRow, state: Json, recorded: str) -> None:
     row.offered_to = state["offered_to"]
     row.offered_at = recorded
@@ -192,15 +218,16 @@ def _close(row: JourneyRow, state: Json, recorded: str) -> None:
 
 # What else a Journey event changes on the journey's row (besides stage and version), in order.
 JOURNEY_EFFECTS: dict[str, tuple[Effect, ...]] = {
-    Journey.Screened.__name__: (_set_custodian, _set_risk),
-    Journey.SurveyRecorded.__name__: (_set_risk,),
+    Journey.Screened.__name__: (_set_custodian, _set_risk, _set_screened_at),
+    Journey.SurveyRecorded.__name__: (_set_risk, _set_surveyed_at),
     Journey.CustodyOffered.__name__: (_offer,),
     Journey.CustodyOfferWithdrawn.__name__: (_clear_offer,),
     Journey.CustodyAccepted.__name__: (_set_custodian, _clear_offer),
     Journey.DestinationAssigned.__name__: (_set_site,),
     Journey.CheckedIn.__name__: (_set_site, _on_route),
     Journey.DestinationWithdrawn.__name__: (_clear_site,),
-    Journey.SeatAssigned.__name__: (_set_run,),
+    Journey.SeatAssigned.__name__: (_set_run, _set_seated_at),
+    Journey.Arrived.__name__: (_set_arrived_at,),
     Journey.Boarded.__name__: (_set_run, _set_boarded_at, _on_route),
     Journey.MisdirectedScanRecorded.__name__: (_off_route,),
     Journey.SeatWithdrawn.__name__: (_clear_run,),
@@ -231,7 +258,7 @@ class Changes:
 
 
 class Fold:
-    def __init__(self, loaded: dict[Table, list[Row]]) -> None:
+    def __init__(self, loaded: dict[Table, list[Row]], previous_delta: int = 0) -> None:
         self.journeys = {r[0]: JourneyRow(*r[1:]) for r in loaded.get(JOURNEY_STAGE, ())}
         self.before: dict[str, tuple[str, str | None] | None] = {
             jid: (row.stage, row.site_id) for jid, row in self.journeys.items()
@@ -252,6 +279,14 @@ class Fold:
             "site": set(), "run": set(), "vehicle": set(), "alert": set()
         }
         self.touched_rooms: set[tuple[str, str]] = set()
+        # Loaded whole on every page (they are small): the board's absolute counts.
+        self.board = BoardFold(self, {
+            "stages": loaded.get(BOARD_STAGE_COUNTS, []),
+            "site_stages": loaded.get(BOARD_SITE_COUNTS, []),
+            "counters": loaded.get(BOARD_COUNTERS, []),
+            "alert_counts": loaded.get(ALERT_COUNTS, []),
+            "leg_times": loaded.get(LEG_TIMES, []),
+        }, previous_delta)
         self._apply = {
             "journey": self._journey, "site": self._site, "run": self._run,
             "vehicle": self._vehicle, "entry_point": self._entry_point, "alert": self._alert,
@@ -259,7 +294,9 @@ class Fold:
 
     def apply(self, events: Iterable[Event]) -> Changes:
         for e in events:
+            self.board.before(e)
             self._apply[e.kind](e)
+            self.board.after(e, decode.recorded_at(e.state))
         return self._changes()
 
     def _missing(self, e: Event) -> ProjectionError:
@@ -281,6 +318,7 @@ class Fold:
             self.journeys[e.originator_id] = JourneyRow(
                 Stage.REGISTERED.value, recorded, s["entry_point"], None, None,
                 decode.uuid(s["party_id"]), None, 1, None, None, None, None, None, None,
+                None, None, None, None,
             )
             return
         row = self.journeys.get(e.originator_id)
@@ -323,7 +361,7 @@ class Fold:
         if e.name == TransportRun.Planned.__name__:
             self.runs[rid] = RunRow(
                 decode.uuid(s["vehicle_id"]), s["plate"], transport.PLANNED, s["seats"],
-                0, 0, 0, s["escort"], s["entry_point"], decode.recorded_at(s), 0,
+                0, 0, 0, s["escort"], s["entry_point"], decode.recorded_at(s), 0, None,
             )
             return
         run = self.runs.get(rid)
@@ -335,6 +373,8 @@ class Fold:
             run.seated -= 1
         elif e.name == TransportRun.PassengerBoarded.__name__:
             run.boarded += 1
+            if run.first_boarded_at is None:
+                run.first_boarded_at = decode.recorded_at(s)
         elif e.name == TransportRun.PassengerHandedOver.__name__:
             run.handed_over += 1
         elif e.name == TransportRun.PassengerLeft.__name__:
@@ -418,6 +458,9 @@ class Fold:
                 (ENTRY_POINTS, sorted(self.entry_points.items())),
                 (ALERTS, self._rows(self.alerts, "alert")),
                 (ALERT_COUNTS, [(k, n) for k, n in sorted(open_delta.items()) if n]),
+                (BOARD_COUNTERS, self.board.counter_rows()),
+                (LEG_TIMES, self.board.leg_rows()),
+                (BOARD_DELTAS, [d.row for d in self.board.deltas]),
             ],
             deletes=[(SITE_ROOMS, [k for k in rooms if self.rooms[k] is None])],
             zero_checks=[(BOARD_SITE_COUNTS, [k for k, n in sorted(site_delta.items()) if n < 0])],

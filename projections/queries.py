@@ -20,12 +20,20 @@ import psycopg
 from domain import alerts
 from domain.alerts import AlertFacts, JourneyFacts, OpenAlert, RunFacts
 from domain.stages import Stage
-from domain.transport import ARRIVED, CLOSED
+from domain.transport import ARRIVED
+from projections.board import (
+    Board,
+    board_as_of,
+    board_range,
+    empty_board,
+    position_at,
+    read_board_state,
+    read_deltas,
+    resume,
+)
 from projections.schema import POSITION_TABLE, PROJECTION
 from tracking.sidestore import Cursor, SideStore
 
-JOURNEYS_PER_STAGE = 200  # newest first: a board column shows the latest arrivals
-ALERTS_ON_BOARD = 200  # open alerts, newest first
 ALERTS_LIMIT = 1000  # a read of all alerts (open and cleared) shows the newest this many
 
 
@@ -78,57 +86,55 @@ def read_position(store: SideStore) -> int:
         return 0
 
 
-def _empty_board() -> dict[str, Any]:
-    return {
-        "position": 0, "rebuilding": False, "stages": {s.value: 0 for s in Stage},
-        "sites": [], "journeys_by_stage": {s.value: [] for s in Stage}, "runs": [],
-        "alerts": [], "alert_counts": dict.fromkeys(alerts.KINDS, 0),
-    }
+def read_board(store: SideStore) -> Board:
+    """The whole command board (docs/board.md) and the position it reflects."""
+    try:
+        with _snapshot(store) as cur:
+            return read_board_state(cur)
+    except _NoViews:
+        return empty_board()
 
 
-def read_board(store: SideStore) -> dict[str, Any]:
-    """Counts per stage (zeros included), per site and street, the newest journeys of each
-    stage with the time they entered it, and the runs still on the road."""
+def read_board_deltas(store: SideStore, after: int) -> list[Board] | None:
+    """The board deltas after `after` (None: the client needs a fresh snapshot)."""
+    try:
+        with _snapshot(store) as cur:
+            return resume(cur, after)
+    except _NoViews:
+        return None
+
+
+def read_board_feed(
+    store: SideStore, after: int, limit: int = 2000
+) -> tuple[int, bool, list[Board]]:
+    """(views position, rebuilding, up to `limit` deltas after `after`) in one snapshot."""
     try:
         with _snapshot(store) as cur:
             position, rebuilding = _position(cur)
-            stages = {s.value: 0 for s in Stage}
-            cur.execute("SELECT stage, n FROM board_stage_counts")
-            stages.update({stage: int(n) for stage, n in cur.fetchall()})
-            by_stage = {}
-            for stage in Stage:
-                cur.execute(
-                    "SELECT journey_id, entered_at FROM journey_stage WHERE stage = ? "
-                    "ORDER BY entered_at DESC, journey_id LIMIT ?",
-                    (stage.value, JOURNEYS_PER_STAGE),
-                )
-                by_stage[stage.value] = [
-                    {"journey_id": _id(j), "entered_at": _iso(t)} for j, t in cur.fetchall()
-                ]
-            cur.execute(
-                "SELECT run_id, vehicle_id, plate, status, seats, seated, boarded, handed_over, "
-                "escort, entry_point FROM runs WHERE status <> ? ORDER BY plate, run_id",
-                (CLOSED,),
-            )
-            runs = [_run(r) for r in cur.fetchall()]
-            sites = _sites(cur, with_counts=True)
-            open_alerts = _alerts(cur, open_only=True, limit=ALERTS_ON_BOARD)
-            alert_counts = _alert_counts(cur)
+            return position, rebuilding, read_deltas(cur, after, upto=position, limit=limit)
     except _NoViews:
-        return _empty_board()
-    return {
-        "position": position, "rebuilding": rebuilding, "stages": stages, "sites": sites,
-        "journeys_by_stage": by_stage, "runs": runs, "alerts": open_alerts,
-        "alert_counts": alert_counts,
-    }
+        return 0, False, []
 
 
-def _run(r: Any) -> dict[str, Any]:
-    keys = ("run_id", "vehicle_id", "plate", "status", "seats", "seated", "boarded",
-            "handed_over", "escort", "entry_point")
-    run = dict(zip(keys, r, strict=True))
-    run["run_id"], run["vehicle_id"] = _id(run["run_id"]), _id(run["vehicle_id"])
-    return run
+def read_board_as_of(
+    store: SideStore, *, position: int | None = None, moment: datetime | None = None
+) -> Board:
+    """The board as it was live at a past position or moment (time travel)."""
+    try:
+        with _snapshot(store) as cur:
+            if position is None:
+                position = position_at(cur, moment) if moment is not None else 0
+            return board_as_of(cur, min(position, _position(cur)[0]))
+    except _NoViews:
+        return empty_board()
+
+
+def read_board_range(store: SideStore) -> Board:
+    try:
+        with _snapshot(store) as cur:
+            return board_range(cur)
+    except _NoViews:
+        return {"first": None, "last": None, "position": 0}
 
 
 def _sites(cur: Cursor, *, with_counts: bool) -> list[dict[str, Any]]:

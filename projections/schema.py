@@ -11,13 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Bump when a table below changes: a projector that finds another version rebuilds from zero.
-# 2: timeline summaries hold no health data; 3: journey risk; 4: alerts and the facts they need
-SCHEMA_VERSION = 4
+# 2: timeline summaries hold no health data; 3: journey risk; 4: alerts and the facts they need;
+# 5: the board's deltas, checkpoints, leg times and survey backlog
+SCHEMA_VERSION = 5
 PROJECTION = "views"
 POSITION_TABLE = "projection_position"
 # PostgreSQL channel NOTIFYed with the new position whenever a page commits, so that other
 # processes (API workers serving boards) learn of changes without polling.
 VIEWS_CHANNEL = "tracking_views"
+# A whole-board checkpoint whenever a page crosses a multiple of this many positions.
+CHECKPOINT_EVERY = 20_000
 
 _PG = {"uuid": "uuid", "text": "text", "int": "integer", "bigint": "bigint", "ts": "timestamptz"}
 _LITE = {"uuid": "TEXT", "text": "TEXT", "int": "INTEGER", "bigint": "INTEGER", "ts": "TEXT"}
@@ -76,6 +79,8 @@ JOURNEY_STAGE = Table(
         # custody offer not yet accepted or withdrawn; a misdirected scan not yet put right.
         ("boarded_at", "ts"), ("offered_to", "text"), ("offered_at", "ts"),
         ("off_route", "text"), ("off_route_at", "ts"),
+        # When each leg of the line began (store times), for the board's door-to-door times.
+        ("screened_at", "ts"), ("seated_at", "ts"), ("arrived_at", "ts"), ("surveyed_at", "ts"),
     ),
     key=("journey_id",),
     index=("stage", "entered_at"),
@@ -98,7 +103,7 @@ RUNS = Table(
         ("seats", "int"), ("seated", "int"), ("boarded", "int"), ("handed_over", "int"),
         ("escort", "text"), ("entry_point", "text"),
         # When the run entered its status (store time); passengers who left another way.
-        ("status_at", "ts"), ("exited", "int"),
+        ("status_at", "ts"), ("exited", "int"), ("first_boarded_at", "ts"),
     ),
     key=("run_id",),
 )
@@ -124,9 +129,39 @@ ALERTS = Table(
 ALERT_COUNTS = Table("alert_counts", (("kind", "text"), ("n", "int")), key=("kind",),
                      additive=("n",))
 
+# Board counters besides the stages: `survey_due`, open journeys not yet surveyed.
+BOARD_COUNTERS = Table("board_counters", (("name", "text"), ("n", "int")), key=("name",),
+                       additive=("n",))
+# Door-to-door times: one row per local day and cell (`leg|dimension|key`), holding the
+# minute-rounded durations as a JSON histogram {minute: count} and the figures derived from it.
+LEG_TIMES = Table(
+    "leg_times",
+    (("day", "text"), ("cell", "text"), ("histogram", "text"), ("n", "int"), ("p50", "int"),
+     ("p95", "int")),
+    key=("day", "cell"),
+)
+# What each projected event changed on the board (docs/board.md), in log order: what live
+# boards resume from and time travel replays. `previous` is the previous delta's position.
+BOARD_DELTAS = Table(
+    "board_deltas",
+    (("position", "bigint"), ("previous", "bigint"), ("recorded_at", "ts"),
+     ("changes", "text")),
+    key=("position",),
+    append_only=True,
+    index=("recorded_at",),
+)
+# The whole board every CHECKPOINT_EVERY positions, so that time travel replays few deltas.
+BOARD_CHECKPOINTS = Table(
+    "board_checkpoints",
+    (("position", "bigint"), ("recorded_at", "ts"), ("board", "text")),
+    key=("position",),
+    append_only=True,
+)
+
 VIEW_TABLES: tuple[Table, ...] = (
     BOARD_STAGE_COUNTS, BOARD_SITE_COUNTS, SITE_OCCUPANCY, SITE_ROOMS, JOURNEY_STAGE,
-    JOURNEY_TIMELINE, RUNS, VEHICLES, ENTRY_POINTS, ALERTS, ALERT_COUNTS,
+    JOURNEY_TIMELINE, RUNS, VEHICLES, ENTRY_POINTS, ALERTS, ALERT_COUNTS, BOARD_COUNTERS,
+    LEG_TIMES, BOARD_DELTAS, BOARD_CHECKPOINTS,
 )
 
 
@@ -138,6 +173,15 @@ def position_ddl(postgres: bool) -> str:
         f"CREATE TABLE IF NOT EXISTS {POSITION_TABLE} (name TEXT PRIMARY KEY, "
         f"position {big} NOT NULL, schema_version INTEGER NOT NULL, rebuild_target {big})"
     )
+
+
+def select_all(table: Table, postgres: bool) -> str:
+    """Every row; on PostgreSQL uuids and times as text, the form decoded events have."""
+    if postgres:
+        cols = ", ".join(f"{c}::text" if t in ("uuid", "ts") else c for c, t in table.columns)
+    else:
+        cols = ", ".join(table.names)
+    return f"SELECT {cols} FROM {table.name}"
 
 
 def create_ddl(table: Table, postgres: bool) -> list[str]:

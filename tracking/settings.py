@@ -44,6 +44,8 @@ class Settings:
     # The highest risk level the district allows home quarantine for (suggestions only; the
     # dispatcher decides): "low", "medium", or "none" (everyone to a hotel).
     home_quarantine_up_to: str = "low"
+    # Board frames a websocket client may fall behind before it is dropped (docs/board.md).
+    board_queue_limit: int = 1000
 
     @property
     def dispatch_policy(self) -> Policy:
@@ -110,6 +112,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         alert_sweep_seconds=_seconds(env, "TRACKING_ALERT_SWEEP_SECONDS", 30.0),
         alerts=_choice(env, "TRACKING_ALERTS", ALERT_MODES),
         home_quarantine_up_to=_choice(env, "TRACKING_HOME_QUARANTINE_UP_TO", HOME_QUARANTINE),
+        board_queue_limit=_count(env, "TRACKING_BOARD_QUEUE_LIMIT", 1000),
     )
 
 
@@ -127,6 +130,15 @@ def _minutes(env: dict[str, str], name: str, default: int) -> int:
             f"not {raw!r}"
         )
     return value
+
+
+def _count(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
+        raise SettingsError(f"{name} must be a whole number from 1 to 1000000, not {raw!r}")
+    return int(raw)
 
 
 def _seconds(env: dict[str, str], name: str, default: float) -> float:

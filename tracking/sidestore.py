@@ -29,7 +29,7 @@ class Cursor(Protocol):
     def rowcount(self) -> int: ...
 
 
-class _PgCursor:
+class PgCursor:
     """Translates `?` placeholders so that one SQL text serves both dialects."""
 
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:
@@ -80,7 +80,7 @@ class SideStore:
         if self._pool is not None:
             try:
                 with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                    yield _PgCursor(cur)
+                    yield PgCursor(cur)
             except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as e:
                 raise StoreUnavailable(str(e)) from e
             return

@@ -1,22 +1,49 @@
-"""The command board snapshot (the position it reflects included)."""
+"""The command board over HTTP (docs/board.md): now, or as it was at a past moment."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from api.deps import ServicesDep, allow
-from domain.staff import Role
-from projections.queries import read_board
+from projections.board import BOARD_ROLES, visible
+from projections.queries import read_board, read_board_as_of, read_board_range
 from tracking.accounts import StaffMember
+from tracking.settings import Settings
 
 router = APIRouter(tags=["board"])
-BoardViewer = Annotated[
-    StaffMember, Depends(allow(Role.COMMANDER, Role.DISPATCHER, Role.ADMIN, Role.SURVEYOR))
-]
+BoardViewer = Annotated[StaffMember, Depends(allow(*BOARD_ROLES))]
 
 
 @router.get("/api/board")
-def board(services: ServicesDep, _: BoardViewer) -> dict[str, Any]:
-    return read_board(services.store)
+def board(
+    services: ServicesDep,
+    member: BoardViewer,
+    as_of: Annotated[datetime | None, Query(
+        description="show the board as it was live at this moment (ISO 8601 with a time zone)"
+    )] = None,
+    position: Annotated[int | None, Query(ge=0, description="... or at this log position")] = None,
+) -> dict[str, Any]:
+    if as_of is not None and position is not None:
+        raise HTTPException(422, "give as_of or position, not both")
+    if as_of is not None and as_of.tzinfo is None:
+        raise HTTPException(422, "as_of needs a time zone, e.g. 2026-11-26T12:00:00+08:00")
+    if as_of is None and position is None:
+        shown = read_board(services.store)
+    else:
+        shown = read_board_as_of(services.store, position=position, moment=as_of)
+    return visible(shown, member.role)
+
+
+@router.get("/api/board/range")
+def board_range(services: ServicesDep, _: BoardViewer) -> dict[str, Any]:
+    """The first and last moments the board can be shown as of, and the SLA clocks' limits."""
+    return read_board_range(services.store) | {"sla": sla_minutes(services.settings)}
+
+
+def sla_minutes(settings: Settings) -> dict[str, int]:
+    """Minutes each leg may take before its loop-not-closed alert (the SLA clocks' limits)."""
+    return asdict(settings.alert_thresholds)

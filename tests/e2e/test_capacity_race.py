@@ -237,13 +237,13 @@ def _check_room_in_store(
 
 def _check_room_in_views(dispatcher: Api, code: str, winner: str) -> None:
     board = dispatcher.get("/api/board")
-    by_code = {s["code"]: s for s in board["sites"]}
+    by_code = {s["code"]: s for s in board["sites"].values()}
     assert by_code[code]["held"] == 1 and by_code[code]["occupied"] == 0
     assert by_code[code]["stages"] == {"destination_assigned": 1}
-    assert sum(s["held"] + s["occupied"] for s in board["sites"]) == 1
+    assert sum(s["held"] + s["occupied"] for s in board["sites"].values()) == 1
     assert board["stages"]["destination_assigned"] == 1
     assert board["stages"]["screened"] == RACERS - 1
-    assert [j["journey_id"] for j in board["journeys_by_stage"]["destination_assigned"]] == [winner]
+    assert dispatcher.get(f"/api/journeys/{winner}")["stage"] == "destination_assigned"
     reference = {s["code"]: s for s in dispatcher.get("/api/reference")["sites"]}
     assert (reference[code]["held"], reference[code]["free"]) == (1, 0)
 
@@ -323,12 +323,12 @@ def _check_seat_in_store(
 
 def _check_seat_in_views(dispatcher: Api, run_id: str, winner: str) -> None:
     board = dispatcher.get("/api/board")
-    by_run = {r["run_id"]: r for r in board["runs"]}
-    assert by_run[run_id]["seated"] == 1
-    assert sum(r["seated"] for r in board["runs"]) == 1
+    assert board["runs"][run_id]["seated"] == 1
+    assert sum(r["seated"] for r in board["runs"].values()) == 1
     assert board["stages"]["seat_assigned"] == 1
     assert board["stages"]["destination_assigned"] == RACERS - 1
-    assert [j["journey_id"] for j in board["journeys_by_stage"]["seat_assigned"]] == [winner]
+    waiting = {j: r["run_id"] for j, r in board["on_road"].items() if r["stage"] == "seat_assigned"}
+    assert waiting == {winner: run_id}
     run = dispatcher.get(f"/api/runs/{run_id}")
     seated = {p["journey_id"]: p["seat"] for p in run["passengers"]}
     assert run["free_seats"] == 0 and seated == {winner: 1}

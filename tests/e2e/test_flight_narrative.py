@@ -142,7 +142,7 @@ def test_flight_of_forty_from_registration_to_the_door(live: Live) -> None:
     stages = board["stages"]
     assert stages["under_quarantine"] >= in_hotel
     assert stages["checked_in"] >= at_home
-    by_site = {s["code"]: s for s in board["sites"]}
+    by_site = {s["code"]: s for s in board["sites"].values()}
     assert by_site[hotel]["occupied"] == len(hotel_parties)
     assert by_site[hotel]["held"] == 0
 

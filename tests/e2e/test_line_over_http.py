@@ -130,7 +130,9 @@ def test_a_family_goes_from_registration_to_the_room_door(live: Live) -> None:
     assert "temperature" not in screened  # health data stays out of views every role reads
     board = commander.get("/api/board")
     assert board["stages"]["under_quarantine"] >= 2
-    assert board["position"] >= commander.get("/healthz")["projector"]["position"] - 0
+    # The board's position is its last event's; the views may be past it (receipts, say).
+    assert 0 < board["position"] <= commander.get("/healthz")["projector"]["position"]
+    assert board["counters"]["survey_due"] >= 2  # neither was surveyed yet
 
 
 def test_each_endpoint_admits_only_its_roles(live: Live) -> None:

@@ -28,11 +28,12 @@ from domain.party import TravelParty
 from domain.staff import Role, StaffAccount
 from domain.stages import RiskLevel, Stage
 from projections import synthetic
+from projections.board_fold import ON_ROAD
 from projections.events import TOPICS
 from projections.fold import STAGE_AFTER
 from projections.projector import Projector
 from projections.queries import read_board, read_journey, read_reference, read_timeline
-from projections.schema import POSITION_TABLE, VIEW_TABLES
+from projections.schema import BOARD_CHECKPOINTS, POSITION_TABLE, VIEW_TABLES
 from projections.synthetic import LogWriter, World, open_writer
 from tests.support import ctx, person, seed_line
 from tracking.receipts import CommandReceipt
@@ -97,12 +98,18 @@ def _text(value: Any) -> Any:
 
 
 def dump_views(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
-    """Every view table (and the position row), row for row, in key order."""
+    """Every view table (and the position row), row for row, in key order.
+
+    Board checkpoints are left out: they fall where pages end, so their positions depend on
+    page sizes (tests/integration/test_board.py checks each against a replay of the deltas).
+    """
     side = SideStore(settings)
     try:
         with side.transaction(write=False) as cur:
             dump = {}
             for table in VIEW_TABLES:
+                if table is BOARD_CHECKPOINTS:
+                    continue
                 cur.execute(
                     f"SELECT {', '.join(table.names)} FROM {table.name} "
                     f"ORDER BY {', '.join(table.key)}"
@@ -156,7 +163,7 @@ def test_board_matches_a_recount_of_the_saved_aggregates(
     stages = Counter(j.stage.value for j in world.journeys)
     assert board["stages"] == {s.value: stages.get(s.value, 0) for s in Stage}
 
-    by_site = {s["code"]: s for s in board["sites"]}
+    by_site = {s["code"]: s for s in board["sites"].values()}
     assert len(by_site) == len(world.sites)
     for site in world.sites:
         shown = by_site[site.code]
@@ -171,8 +178,8 @@ def test_board_matches_a_recount_of_the_saved_aggregates(
         assert shown["stages"] == dict(at_site)
 
     on_road = {str(r.id): r for r in world.runs if r.status != "closed"}
-    assert {r["run_id"] for r in board["runs"]} == set(on_road)
-    for shown in board["runs"]:
+    assert set(board["runs"]) == set(on_road)
+    for shown in board["runs"].values():
         run = on_road[shown["run_id"]]
         assert (shown["status"], shown["seated"], shown["boarded"], shown["handed_over"]) == (
             run.status, len(run.seat_of), len(run.boarded), len(run.handed_over)
@@ -187,14 +194,15 @@ def test_board_matches_a_recount_of_the_saved_aggregates(
         name for kind, name in TOPICS.values() if kind == "journey"
     }
     entered = replay_stages(events)
-    for stage in Stage:
-        newest = sorted(
-            ((t, str(jid)) for jid, (s, t) in entered.items() if s == stage.value),
-            key=lambda pair: (-datetime.fromisoformat(pair[0]).timestamp(), pair[1]),
-        )[:200]
-        shown_list = board["journeys_by_stage"][stage.value]
-        assert [(j["entered_at"], j["journey_id"]) for j in shown_list] == newest, stage
-    assert max(len(v) for v in board["journeys_by_stage"].values()) <= 200
+    travelling = {
+        str(jid): (stage, datetime.fromisoformat(t))
+        for jid, (stage, t) in entered.items() if stage in ON_ROAD
+    }
+    assert travelling, "the seed leaves journeys on the road"
+    assert {
+        jid: (j["stage"], datetime.fromisoformat(j["entered_at"]))
+        for jid, j in board["on_road"].items()
+    } == travelling
 
     reference = read_reference(store)
     assert {(e["code"], e["name"]) for e in reference["entry_points"]} == {
@@ -291,7 +299,7 @@ def test_projects_what_the_real_application_writes(
     assert {k: v for k, v in board["stages"].items() if v} == {
         "screened": 1, "destination_assigned": 1, "cancelled": 1
     }
-    hotel = next(s for s in board["sites"] if s["code"] == line.hotel)
+    hotel = next(s for s in board["sites"].values() if s["code"] == line.hotel)
     assert (hotel["capacity"], hotel["held"], hotel["free"]) == (2, 1, 1)
     assert hotel["stages"] == {"destination_assigned": 1}
     timeline = read_timeline(store, ids[0])
