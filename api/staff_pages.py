@@ -17,7 +17,7 @@ from dashboard import TEMPLATES_DIR
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 BASE_POLICY = (
-    "default-src 'self'; style-src 'self'; connect-src 'self'; form-action 'self'; "
+    "default-src 'self'; style-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 
@@ -28,11 +28,14 @@ def staff_page(
     *,
     script_src: str = "'self'",
     img_src: str = "'self'",
+    connect_src: str = "'self'",
     extra_policy: str = "",
     permissions: str = "camera=(), microphone=(), geolocation=()",
     context: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    policy = f"{BASE_POLICY}; script-src {script_src}; img-src {img_src}"
+    policy = (
+        f"{BASE_POLICY}; script-src {script_src}; img-src {img_src}; connect-src {connect_src}"
+    )
     if extra_policy:
         policy += f"; {extra_policy}"
     headers = {

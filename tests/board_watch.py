@@ -60,7 +60,7 @@ class BoardWatch:
         with self._changed:
             self.frames.append(frame)
             if frame["type"] == "snapshot":
-                self.board = frame["board"]
+                self.board = copy.deepcopy(frame["board"])  # the frame stays as received
             elif frame["type"] == "delta":
                 if self.board is None:
                     self.errors.append("a delta before any snapshot")
