@@ -68,7 +68,7 @@ test: venv system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict $(PACKAGES)
 	$(BIN)/lint-imports
-	$(BIN)/pytest --durations=15
+	$(BIN)/pytest -n 2 --dist loadfile --durations=15
 
 # --- bench ---------------------------------------------------------------------------------
 bench: venv
