@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, Playwright, sync_playwright
 
 from tests.e2e.conftest import Live
 from tests.e2e.conftest import live as live  # re-exported: the fixture, for browser tests
@@ -221,3 +221,19 @@ def _save_failure_screenshots(request: pytest.FixtureRequest, pages: list[Page])
 def live_server(live: Live) -> Live:
     """The running server (`.url`, `.settings`), once per backend and module."""
     return live
+
+
+def watched_page(phone: Phone, viewport: dict[str, Any]) -> tuple[Page, list[str]]:
+    """A staff page at `viewport` (photographed by the phone fixture if the test fails) and
+    the script errors it raises, which every test expects to stay empty. Nothing on a staff
+    page may ask through alert()/confirm(): a dialog fails the test."""
+    page = phone("zh-CN", **viewport)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def refuse(dialog: Dialog) -> None:
+        errors.append(f"dialog: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", refuse)
+    return page, errors

@@ -19,10 +19,10 @@ from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-from playwright.sync_api import Dialog, Page, WebSocketRoute, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
 from domain.staff import Role
-from tests.browser.conftest import Phone
+from tests.browser.conftest import Phone, watched_page
 from tests.e2e.client import PASSWORD, Api, add_staff, traveller
 from tests.e2e.conftest import Live
 
@@ -41,21 +41,6 @@ LINE = (
     "arrived", "checked_in", "under_quarantine", "released",
     "referred_to_hospital", "no_show", "cancelled",
 )
-
-
-def wall_page(phone: Phone) -> tuple[Page, list[str]]:
-    """A wall-sized page (photographed by the phone fixture if the test fails) and the script
-    errors it raises, which must stay empty."""
-    page = phone("zh-CN", **WALL)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-
-    def refuse(dialog: Dialog) -> None:
-        errors.append(f"dialog: {dialog.message}")
-        dialog.dismiss()
-
-    page.on("dialog", refuse)
-    return page, errors
 
 
 def open_board(page: Page, live: Live, role: Role) -> None:
@@ -117,7 +102,7 @@ def test_the_wall_follows_twenty_commands(
     admin.post("/api/entry-points", {"code": entry, "name": f"白云机场 {tag}"}, expect=201)
     admin.post("/api/vehicles", {"plate": plate, "seats": 6}, expect=201)
 
-    page, errors = wall_page(phone)
+    page, errors = watched_page(phone, WALL)
     open_board(page, live, Role.COMMANDER)
     expect(page.locator("#board")).to_be_visible()
     expect(page.locator("#board-live")).to_have_attribute("data-state", "live", timeout=LIVE_MS)
@@ -374,7 +359,7 @@ def test_survey_staff_see_counts_and_an_escort_is_refused(
 ) -> None:
     live = live_server
     commander = Api.signed_in(live.url, live.settings, Role.COMMANDER)
-    page, errors = wall_page(phone)
+    page, errors = watched_page(phone, WALL)
     open_board(page, live, Role.SURVEYOR)
     expect(page.locator("#board-live")).to_have_attribute("data-state", "live", timeout=LIVE_MS)
     board = api_board(commander)
@@ -414,7 +399,7 @@ def test_the_page_keeps_to_the_protocol(live_server: Live, phone: Phone) -> None
     Then feed.js against a scripted websocket: a delta that does not follow the position held
     makes the page reconnect and say that position; so does a drop as too slow (4008); a
     refused token (4401) brings the sign-in back."""
-    page, errors = wall_page(phone)
+    page, errors = watched_page(phone, WALL)
     page.goto(f"{live_server.url}/board")
     result = page.evaluate(
         """() => {

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from playwright.sync_api import Dialog, Page, Route, expect
+from playwright.sync_api import Page, Route, expect
 
 from domain.staff import Role
-from tests.browser.conftest import Phone
+from tests.browser.conftest import Phone, watched_page
 from tests.e2e.client import PASSWORD, Api, add_staff, traveller
 from tests.e2e.conftest import Live
 
@@ -103,22 +103,6 @@ def desk_with_a_family(live: Live, *, planned_run: bool = True) -> Desk:
     )
 
 
-def desk_page(phone: Phone) -> tuple[Page, list[str]]:
-    """A desk-sized page (from the phone fixture, which photographs it if the test fails) and
-    the script errors it raises, which every test expects to stay empty."""
-    page = phone("zh-CN", **DESK)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-
-    # Nothing on this page may ask through alert()/confirm(): a dialog fails the test.
-    def refuse(dialog: Dialog) -> None:
-        errors.append(f"dialog: {dialog.message}")
-        dialog.dismiss()
-
-    page.on("dialog", refuse)
-    return page, errors
-
-
 def sign_in(page: Page, live: Live, role: Role) -> None:
     response = page.goto(f"{live.url}/dispatch")
     assert response is not None and response.status == 200
@@ -155,7 +139,7 @@ def test_a_dispatcher_assigns_a_family_moves_it_and_sees_others_work_live(
     live_server: Live, phone: Phone, artifacts: Path
 ) -> None:
     desk = desk_with_a_family(live_server)
-    page, errors = desk_page(phone)
+    page, errors = watched_page(phone, DESK)
     sign_in(page, live_server, Role.DISPATCHER)
 
     # The family waits as one card under its entry point, with its waiting time.
@@ -313,7 +297,7 @@ def test_a_dispatcher_assigns_a_family_moves_it_and_sees_others_work_live(
 
 def test_a_commander_watches_read_only(live_server: Live, phone: Phone, artifacts: Path) -> None:
     desk = desk_with_a_family(live_server)
-    page, errors = desk_page(phone)
+    page, errors = watched_page(phone, DESK)
     sign_in(page, live_server, Role.COMMANDER)
     card = page.locator(f"li.party[data-party='{desk.party_id}']")
     expect(card).to_contain_text(FAMILY[0][0])
@@ -326,7 +310,7 @@ def test_a_commander_watches_read_only(live_server: Live, phone: Phone, artifact
 
 
 def test_an_escort_is_told_the_console_is_not_theirs(live_server: Live, phone: Phone) -> None:
-    page, errors = desk_page(phone)
+    page, errors = watched_page(phone, DESK)
     page.goto(f"{live_server.url}/dispatch")
     page.get_by_label("用户名").fill(add_staff(live_server.settings, Role.ESCORT))
     page.get_by_label("密码").fill(PASSWORD)
@@ -340,7 +324,7 @@ def test_waiting_minutes_tick_on_the_page_from_the_servers_clock(
     live_server: Live, phone: Phone
 ) -> None:
     desk = desk_with_a_family(live_server)
-    page, errors = desk_page(phone)
+    page, errors = watched_page(phone, DESK)
     # The page's timers and clock are Playwright's: three minutes pass in an instant.
     page.clock.install()
     sign_in(page, live_server, Role.DISPATCHER)
@@ -356,7 +340,7 @@ def test_no_fitting_run_suggests_an_idle_vehicle_and_the_keyboard_does_it_all(
     live_server: Live, phone: Phone, artifacts: Path
 ) -> None:
     desk = desk_with_a_family(live_server, planned_run=False)
-    page, errors = desk_page(phone)
+    page, errors = watched_page(phone, DESK)
     sign_in(page, live_server, Role.DISPATCHER)
     card = page.locator(f"li.party[data-party='{desk.party_id}']")
     assign = card.get_by_role("button", name=re.compile("Assign party of 3"))
@@ -419,7 +403,7 @@ def test_the_page_says_when_the_line_is_down_and_catches_up_after(
     live_server: Live, phone: Phone, artifacts: Path
 ) -> None:
     desk = desk_with_a_family(live_server)
-    page, errors = desk_page(phone)
+    page, errors = watched_page(phone, DESK)
     sign_in(page, live_server, Role.DISPATCHER)
     group = page.locator(f"section.entry-point[data-entry-point='{desk.entry}']")
     expect(group.locator(".awaiting-count")).to_have_text("0")
@@ -484,7 +468,7 @@ def test_alerts_are_shown_in_words_by_kind(
         snapshot["alerts"] = injected
         route.fulfill(response=answer, json=snapshot)
 
-    page, errors = desk_page(phone)
+    page, errors = watched_page(phone, DESK)
     page.route(re.compile(r"/api/dispatch$"), with_alerts)
     sign_in(page, live_server, Role.DISPATCHER)
     alerts = page.locator("#alerts li.alert")
