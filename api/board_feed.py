@@ -5,6 +5,10 @@ the channel the projector signals at each page commit, wherever that projector r
 poll on SQLite), reads the new deltas from the store once, and hands them to the event loop,
 which queues each on every client's bounded queue. Boards thus never depend on which process
 applied an event, and a client is never waited for: a full queue drops it.
+
+The feed also keeps the whole board in memory, current from the same deltas, and its JSON per
+role: a snapshot (GET /api/board, a websocket's first frame) then costs one small query to
+check it is current, instead of reading and encoding every row of the board again.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg import sql
+from starlette.concurrency import run_in_threadpool
 
 from domain.staff import Role
-from projections.board import Board, visible
-from projections.queries import read_board_feed, read_position
+from projections.board import Board, apply_delta, visible
+from projections.queries import read_board, read_board_feed, read_board_head
 from projections.schema import VIEWS_CHANNEL
 from tracking.sidestore import SideStore
 
@@ -30,6 +35,18 @@ log = logging.getLogger(__name__)
 SQLITE_POLL_S = 0.02
 SAFETY_POLL_S = 1.0  # with NOTIFY, still look now and then (a lost connection, say)
 FEED_PAGE = 2000  # deltas read at a time
+
+
+async def board_json(feed: BoardFeed, store: SideStore, role: Role) -> tuple[int, bytes]:
+    """(position, the board now as `role` sees it, as JSON): from the feed's memory when it is
+    current (one small query says so), else read afresh."""
+    position, rebuilding = await run_in_threadpool(read_board_head, store)
+    if not rebuilding:
+        cached = feed.encoded(role, position)
+        if cached is not None:
+            return position, cached
+    board = await run_in_threadpool(read_board, store)
+    return int(board["position"]), orjson.dumps(visible(board, role))
 
 
 class Client:
@@ -41,6 +58,7 @@ class Client:
         self.frames: deque[tuple[int, str]] = deque()  # (position, frame)
         self.ready = asyncio.Event()
         self.dropped = False
+        self.gone = False  # the client went away
         self.closed_by_server: tuple[int, str] | None = None
         self.position = 0  # the last position queued for it
 
@@ -55,6 +73,10 @@ class Client:
             self.position = position
         self.ready.set()
 
+    def left(self) -> None:
+        self.gone = True
+        self.ready.set()
+
     def close(self, code: int, reason: str) -> None:
         self.closed_by_server = (code, reason)
         self.ready.set()
@@ -67,6 +89,9 @@ class BoardFeed:
         self.conninfo = conninfo  # PostgreSQL: LISTEN there; None: poll
         self.clients: set[Client] = set()
         self.position = 0
+        # The board as of its "position", touched only on the event loop; JSON per role.
+        self.board: Board | None = None
+        self._encoded: dict[Role, bytes] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -74,7 +99,6 @@ class BoardFeed:
     # -- the event loop's side ---------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.position = read_position(self.store)
         self._thread = threading.Thread(target=self._run, name="board-feed", daemon=True)
         self._thread.start()
 
@@ -93,7 +117,26 @@ class BoardFeed:
     def unsubscribe(self, client: Client) -> None:
         self.clients.discard(client)
 
+    def encoded(self, role: Role, position: int) -> bytes | None:
+        """The board as `role` sees it, as JSON, if the feed's board is at `position`."""
+        if self.board is None or self.board["position"] != position:
+            return None
+        found = self._encoded.get(role)
+        if found is None:
+            found = self._encoded[role] = orjson.dumps(visible(self.board, role))
+        return found
+
+    def _set_board(self, board: Board) -> None:
+        board["rebuilding"] = False  # served only while the views are not rebuilding
+        self.board = board
+        self._encoded.clear()
+
     def _publish(self, deltas: list[Board]) -> None:
+        if self.board is not None:
+            self._encoded.clear()
+            for delta in deltas:
+                if delta["position"] > self.board["position"]:
+                    apply_delta(self.board, delta)
         for delta in deltas:
             frames: dict[Role, str] = {}
             for client in self.clients:
@@ -110,11 +153,15 @@ class BoardFeed:
     # -- the feed thread ---------------------------------------------------------------------
     def _run(self) -> None:
         listener: psycopg.Connection[Any] | None = None
+        loaded = False
         while not self._stop.is_set():
             try:
                 if self.conninfo is not None and listener is None:
                     listener = psycopg.connect(self.conninfo, autocommit=True)
                     listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(VIEWS_CHANNEL)))
+                if not loaded:
+                    self._load()
+                    loaded = True
                 self._catch_up()
                 self._wait(listener)
             except Exception:
@@ -142,8 +189,8 @@ class BoardFeed:
                 return
             if position < self.position or (deltas and deltas[0]["after"] > self.position):
                 # The views were replaced by others: every client starts again.
-                self.position = position
                 self._call(self._reset)
+                self._load()
                 return
             if deltas:
                 self._call(self._publish, deltas)
@@ -151,6 +198,11 @@ class BoardFeed:
                 self.position = position  # every delta up to the views' position is sent
                 return
             self.position = deltas[-1]["position"]
+
+    def _load(self) -> None:
+        board = read_board(self.store)
+        self.position = board["position"]  # deltas follow on from the board's last one
+        self._call(self._set_board, board)
 
     def _call(self, fn: Callable[..., None], *args: Any) -> None:
         if self.loop is not None and not self.loop.is_closed():

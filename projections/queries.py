@@ -95,6 +95,19 @@ def read_board(store: SideStore) -> Board:
         return empty_board()
 
 
+def read_board_head(store: SideStore) -> tuple[int, bool]:
+    """(the position a board read now would have, whether the views are rebuilding): one
+    cheap query, to tell whether a board kept in memory is current."""
+    try:
+        with _snapshot(store) as cur:
+            views, rebuilding = _position(cur)
+            cur.execute("SELECT max(position) FROM board_deltas WHERE position <= ?", (views,))
+            row = cur.fetchone()
+    except _NoViews:
+        return 0, False
+    return (0 if row is None or row[0] is None else int(row[0])), rebuilding
+
+
 def read_board_deltas(store: SideStore, after: int) -> list[Board] | None:
     """The board deltas after `after` (None: the client needs a fresh snapshot)."""
     try:

@@ -14,7 +14,7 @@ import base64
 import random
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -321,7 +321,8 @@ class Simulation:
             yield changed
         for j in passengers:
             where = self._site(j).code
-            j.start_quarantine(date(2020, 4, 11), self._ctx("receiver", where))
+            ctx = self._ctx("receiver", where)
+            j.start_quarantine((self.clock + timedelta(days=14)).date(), ctx)
             yield [j]
             if rng.random() < 0.6:
                 j.record_survey(rng.choice(list(RiskLevel)), self._sealed(),

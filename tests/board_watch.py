@@ -47,7 +47,9 @@ class BoardWatch:
         try:
             for text in self.ws:
                 frame = orjson.loads(text)
-                self._take(frame)
+                # A batch means exactly its deltas one by one: they are recorded so.
+                for one in frame["deltas"] if frame["type"] == "deltas" else [frame]:
+                    self._take(one)
         except ConnectionClosed:
             pass
         finally:

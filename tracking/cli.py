@@ -81,7 +81,10 @@ def serve(
     for line in registration_form_lines(settings, host, port):
         typer.echo(line)
     typer.echo(f"Serving on http://{host}:{port}  (store: {settings.store_kind}; docs: /docs)")
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, log_level="info")
+    # Board frames are small and many: compressing each one per connection cost more CPU than
+    # the whole rest of the fan-out (measured), so websockets go uncompressed.
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, log_level="info",
+                ws_per_message_deflate=False)
 
 
 def entry_points(settings: Settings) -> list[tuple[str, str]]:

@@ -6,11 +6,14 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
+from api.board_feed import board_json
 from api.deps import ServicesDep, allow
 from projections.board import BOARD_ROLES, visible
-from projections.queries import read_board, read_board_as_of, read_board_range
+from projections.queries import read_board_as_of, read_board_range
 from tracking.accounts import StaffMember
 from tracking.settings import Settings
 
@@ -18,24 +21,29 @@ router = APIRouter(tags=["board"])
 BoardViewer = Annotated[StaffMember, Depends(allow(*BOARD_ROLES))]
 
 
-@router.get("/api/board")
-def board(
+@router.get("/api/board", response_class=Response)
+async def board(
+    request: Request,
     services: ServicesDep,
     member: BoardViewer,
     as_of: Annotated[datetime | None, Query(
         description="show the board as it was live at this moment (ISO 8601 with a time zone)"
     )] = None,
     position: Annotated[int | None, Query(ge=0, description="... or at this log position")] = None,
-) -> dict[str, Any]:
+) -> Response:
+    """The whole board (docs/board.md) as the caller's role may see it."""
     if as_of is not None and position is not None:
         raise HTTPException(422, "give as_of or position, not both")
     if as_of is not None and as_of.tzinfo is None:
         raise HTTPException(422, "as_of needs a time zone, e.g. 2026-11-26T12:00:00+08:00")
     if as_of is None and position is None:
-        shown = read_board(services.store)
+        _, body = await board_json(request.app.state.board_feed, services.store, member.role)
     else:
-        shown = read_board_as_of(services.store, position=position, moment=as_of)
-    return visible(shown, member.role)
+        shown = await run_in_threadpool(
+            read_board_as_of, services.store, position=position, moment=as_of
+        )
+        body = orjson.dumps(visible(shown, member.role))
+    return Response(body, media_type="application/json")
 
 
 @router.get("/api/board/range")

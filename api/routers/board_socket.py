@@ -14,14 +14,15 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from api.board_feed import BoardFeed, Client
+from api.board_feed import BoardFeed, Client, board_json
 from api.routers.board import sla_minutes
 from projections.board import BOARD_ROLES, visible
-from projections.queries import read_board, read_board_deltas
+from projections.queries import read_board_deltas
 from tracking.services import Services
 
 router = APIRouter()
 HELLO_TIMEOUT_S = 10.0
+RESUME_BATCH = 500  # missed deltas per message when a client comes back
 NOT_JSON, UNAUTHENTICATED, FORBIDDEN, DROPPED = 4400, 4401, 4403, 4008
 
 
@@ -42,10 +43,10 @@ async def board_socket(websocket: WebSocket) -> None:
         return
     client = feed.subscribe(member.role)  # before reading: nothing committed meanwhile is missed
     try:
-        await _start(websocket, services, client, hello["after"])
-        receiving = asyncio.ensure_future(_until_gone(websocket))
+        await _start(websocket, services, feed, client, hello["after"])
+        receiving = asyncio.ensure_future(_until_gone(websocket, client))
         try:
-            await _send_frames(websocket, client, receiving)
+            await _send_frames(websocket, client)
         finally:
             receiving.cancel()
     except WebSocketDisconnect:
@@ -71,39 +72,37 @@ async def _hello(websocket: WebSocket) -> dict[str, Any] | None:
 
 
 async def _start(
-    websocket: WebSocket, services: Services, client: Client, after: int | None
+    websocket: WebSocket, services: Services, feed: BoardFeed, client: Client, after: int | None
 ) -> None:
     missed = None
     if after is not None:
         missed = await run_in_threadpool(read_board_deltas, services.store, after)
     if missed is None:
-        board = await run_in_threadpool(read_board, services.store)
-        position = board["position"]
-        await websocket.send_text(orjson.dumps({
-            "type": "snapshot", "position": position, "board": visible(board, client.role),
-            "sla": sla_minutes(services.settings),
-        }).decode())
+        position, board = await board_json(feed, services.store, client.role)
+        head = orjson.dumps({
+            "type": "snapshot", "position": position, "sla": sla_minutes(services.settings),
+        })
+        await websocket.send_text((head[:-1] + b',"board":' + board + b"}").decode())
     else:
         position = after or 0
-        for delta in missed:
-            shown = dict(delta, changes=visible(delta["changes"], client.role))
-            await websocket.send_text(orjson.dumps(shown).decode())
-            position = delta["position"]
+        for start in range(0, len(missed), RESUME_BATCH):
+            frames = [
+                orjson.dumps(dict(delta, changes=visible(delta["changes"], client.role))).decode()
+                for delta in missed[start:start + RESUME_BATCH]
+            ]
+            await websocket.send_text(batch(frames))
+            position = missed[min(start + RESUME_BATCH, len(missed)) - 1]["position"]
     # Deltas the feed queued meanwhile that this start already covered are dropped.
     while client.frames and client.frames[0][0] <= position:
         client.frames.popleft()
     client.position = max(client.position, position)
 
 
-async def _send_frames(
-    websocket: WebSocket, client: Client, receiving: asyncio.Future[None]
-) -> None:
-    while not receiving.done():
+async def _send_frames(websocket: WebSocket, client: Client) -> None:
+    while not client.gone:
         if not client.frames and client.closed_by_server is None and not client.dropped:
             client.ready.clear()
-            waiting: asyncio.Future[Any] = asyncio.ensure_future(client.ready.wait())
-            await asyncio.wait((waiting, receiving), return_when=asyncio.FIRST_COMPLETED)
-            waiting.cancel()
+            await client.ready.wait()  # set by the feed, or by the client leaving
             continue
         if client.dropped:
             await websocket.send_text('{"type":"dropped","reason":"slow"}')
@@ -112,14 +111,25 @@ async def _send_frames(
         if client.closed_by_server is not None and not client.frames:
             await websocket.close(*client.closed_by_server)
             return
-        while client.frames:
-            await websocket.send_text(client.frames.popleft()[1])
+        # Everything queued goes out as one message: the cost of a websocket message is mostly
+        # per message, and a burst of deltas (a family, a page) is common.
+        frames = [frame for _, frame in client.frames]
+        client.frames.clear()
+        await websocket.send_text(batch(frames))
 
 
-async def _until_gone(websocket: WebSocket) -> None:
+def batch(frames: list[str]) -> str:
+    """One delta frame as it is; several as one `deltas` frame (docs/board.md)."""
+    if len(frames) == 1:
+        return frames[0]
+    return '{"type":"deltas","deltas":[' + ",".join(frames) + "]}"
+
+
+async def _until_gone(websocket: WebSocket, client: Client) -> None:
     """Reads (and ignores) what the client sends until it goes away."""
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
-                return
+                break
+    client.left()

@@ -97,6 +97,7 @@ class ApiProcess(Process):
             [
                 sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+                "--ws-per-message-deflate", "false",
             ],
             env,
             log_dir / f"api-{self.port}.log",

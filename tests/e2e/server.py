@@ -41,6 +41,8 @@ class LiveServer:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                "--ws-per-message-deflate",
+                "false",
                 "--log-level",
                 "warning",
             ],

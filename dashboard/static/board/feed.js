@@ -52,20 +52,24 @@ window.BoardFeed = (() => {
         delay = FIRST_DELAY_MS;
         resyncs = 0;
         hooks.onState("live");
-      } else if (frame.type === "delta") {
-        const held = hooks.holds();
-        const verdict = held ? BoardState.verdict(held.position, frame) : "resync";
-        if (verdict === "apply") {
-          hooks.onDelta(frame);
-          delay = FIRST_DELAY_MS;
-          resyncs = 0;
-        } else if (verdict === "resync") {
-          // A gap: close and come back with the last position we hold; the server sends what
-          // we missed or a fresh snapshot.
-          console.warn(`board: delta after ${frame.after} does not follow ${held && held.position}; reconnecting`);
-          resyncs += 1;
-          resyncing.add(ws);
-          ws.close(CLOSE.resync, "resync");
+      } else if (frame.type === "delta" || frame.type === "deltas") {
+        // A "deltas" frame is its deltas one by one, in order.
+        for (const delta of frame.type === "deltas" ? frame.deltas : [frame]) {
+          const held = hooks.holds();
+          const verdict = held ? BoardState.verdict(held.position, delta) : "resync";
+          if (verdict === "apply") {
+            hooks.onDelta(delta);
+            delay = FIRST_DELAY_MS;
+            resyncs = 0;
+          } else if (verdict === "resync") {
+            // A gap: close and come back with the last position we hold; the server sends
+            // what we missed or a fresh snapshot.
+            console.warn(`board: delta after ${delta.after} does not follow ${held && held.position}; reconnecting`);
+            resyncs += 1;
+            resyncing.add(ws);
+            ws.close(CLOSE.resync, "resync");
+            return;
+          }
         }
       } else if (frame.type === "dropped") {
         hooks.onState("dropped", { reason: frame.reason || "" });
