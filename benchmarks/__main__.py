@@ -2,6 +2,9 @@
 
 Runs on PostgreSQL (a fresh database on the server of TRACKING_BENCH_DATABASE_URL, default
 postgresql://postgres@127.0.0.1:5432/test). The last line printed is one JSON object.
+
+BENCH_ONLY=name,name runs only those figures; BENCH_SIZE=small makes every figure small (a quick
+check, not a measurement). The board's figures: benchmarks/board.py, benchmarks/board_socket.py.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import json
 import os
 import time
 
+from benchmarks.board import bench_board_as_of, bench_board_snapshot
+from benchmarks.board_socket import bench_event_to_ws
 from benchmarks.database import fresh_postgres
 from benchmarks.dispatch import bench_dispatch_snapshot
 from benchmarks.projector import bench_projector_catchup
@@ -20,20 +25,58 @@ BASELINES = {
     "command_register": "library bare aggregate create+save, 4 threads",
     "dispatch_snapshot": "bare read of the same views (no names opened)",
     "dispatch_snapshot_cold": "bare read of the same views (no names opened)",
+    "event_to_ws": "tight-poll reader of the same store (views' position, 1 ms polls)",
+    "board_snapshot": "raw PostgreSQL: read_board_state's own SQL, bare psycopg",
+    "board_as_of": "replay of the board's deltas from position 0 (no checkpoints)",
 }
+SMALL = os.environ.get("BENCH_SIZE") == "small"
+ONLY = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
+
+
+def _env(name: str, full: float, small: float) -> int:
+    return int(os.environ.get(name, small if SMALL else full))
+
+
+def _wanted(*names: str) -> bool:
+    return not ONLY or bool(ONLY.intersection(names))
 
 
 def main() -> None:
-    n_events = int(os.environ.get("BENCH_EVENTS", "200000"))
-    n_registrations = int(os.environ.get("BENCH_REGISTRATIONS", "4000"))
+    n_events = _env("BENCH_EVENTS", 200_000, 20_000)
+    n_registrations = _env("BENCH_REGISTRATIONS", 4000, 400)
     results: dict[str, dict[str, float | str]] = {}
     started = time.perf_counter()
-    with fresh_postgres() as settings:
-        results["projector_catchup"] = bench_projector_catchup(settings, n_events)
-    with fresh_postgres() as settings:
-        results["command_register"] = bench_command_register(settings, n_registrations)
-    with fresh_postgres() as settings:
-        results |= bench_dispatch_snapshot(settings, int(os.environ.get("BENCH_WAITING", "600")))
+    if _wanted("projector_catchup"):
+        with fresh_postgres() as settings:
+            results["projector_catchup"] = bench_projector_catchup(settings, n_events)
+    if _wanted("command_register"):
+        with fresh_postgres() as settings:
+            results["command_register"] = bench_command_register(settings, n_registrations)
+    if _wanted("dispatch_snapshot", "dispatch_snapshot_cold"):
+        with fresh_postgres() as settings:
+            results |= bench_dispatch_snapshot(settings, _env("BENCH_WAITING", 600, 60))
+    if _wanted("event_to_ws"):
+        with fresh_postgres() as settings:
+            results["event_to_ws"] = bench_event_to_ws(
+                settings, clients=_env("BENCH_WS_CLIENTS", 200, 20),
+                rate=_env("BENCH_WS_RATE", 200, 50), warmup=_env("BENCH_WS_WARMUP", 5, 2),
+                seconds=_env("BENCH_WS_SECONDS", 20, 5),
+                command=os.environ.get("BENCH_WS_COMMAND", "registration"),
+                family=_env("BENCH_WS_FAMILY", 4, 4),
+            )
+    if _wanted("board_snapshot"):
+        with fresh_postgres() as settings:
+            journeys = _env("BENCH_BOARD_JOURNEYS", 1_000_000, 100_000)
+            results["board_snapshot"] = bench_board_snapshot(
+                settings, journeys=journeys, open_journeys=journeys // 20,
+                requests=_env("BENCH_BOARD_REQUESTS", 300, 60),
+            )
+    if _wanted("board_as_of"):
+        with fresh_postgres() as settings:
+            results["board_as_of"] = bench_board_as_of(
+                settings, n_events=_env("BENCH_TIME_TRAVEL_EVENTS", 1_000_000, 100_000),
+                moments=_env("BENCH_AS_OF_MOMENTS", 20, 5),
+            )
     print(
         f"{'figure':<24} {'ours':>12} {'baseline':>12} {'ratio':>7}  unit / baseline",
     )
@@ -42,6 +85,10 @@ def main() -> None:
             f"{name:<24} {r['value']:>12} {r['baseline']:>12} {r['ratio']:>7}  "
             f"{r['unit']} / {BASELINES[name]}"
         )
+    for name, r in results.items():
+        details = {k: v for k, v in r.items() if k not in ("value", "baseline", "ratio", "unit")}
+        if details:
+            print(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in details.items()))
     print(f"(measured in {time.perf_counter() - started:.0f} s)")
     print(json.dumps(results, ensure_ascii=False))
 
