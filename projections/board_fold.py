@@ -57,6 +57,8 @@ def utc_iso(value: Any) -> str | None:
     log give ISO text): UTC, ISO 8601."""
     if value is None:
         return None
+    if isinstance(value, str) and value.endswith("+00:00") and value[10:11] == "T":
+        return value  # already the form below (the log's timestamps are): most calls
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     return moment.astimezone(UTC).isoformat()
 
