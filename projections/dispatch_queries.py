@@ -8,7 +8,8 @@ from typing import Any
 
 from domain.stages import Stage
 from domain.transport import CLOSED
-from projections.queries import _id, _iso, _NoViews, _position, _sites, _snapshot
+from projections.board import read_position as _position
+from projections.queries import _id, _iso, _NoViews, _sites, _snapshot
 from tracking.sidestore import Cursor, SideStore
 
 # Waiting for the dispatcher: a destination (screened) or a seat (destination assigned).

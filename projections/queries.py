@@ -31,7 +31,7 @@ from projections.board import (
     read_deltas,
     resume,
 )
-from projections.schema import POSITION_TABLE, PROJECTION
+from projections.board import read_position as _position  # (position, rebuilding)
 from tracking.sidestore import Cursor, SideStore
 
 ALERTS_LIMIT = 1000  # a read of all alerts (open and cleared) shows the newest this many
@@ -55,15 +55,6 @@ def _snapshot(store: SideStore) -> Iterator[Cursor]:
         if "no such table" in str(e):
             raise _NoViews from e
         raise
-
-
-def _position(cur: Cursor) -> tuple[int, bool]:
-    cur.execute(
-        f"SELECT position, rebuild_target FROM {POSITION_TABLE} WHERE name = ?",  # noqa: S608
-        (PROJECTION,),
-    )
-    row = cur.fetchone()
-    return (0, False) if row is None else (int(row[0]), row[1] is not None)
 
 
 def _iso(value: Any) -> str | None:
