@@ -36,7 +36,7 @@ from projections.queries import read_board, read_board_as_of
 from projections.schema import PROJECTION
 from projections.synthetic import open_writer, seed
 from tracking.settings import Settings
-from tracking.sidestore import Cursor, PgCursor, SideStore
+from tracking.sidestore import Cursor, PgCursor, SideStore, pg_sql
 
 T = TypeVar("T")
 
@@ -64,11 +64,12 @@ class _Recording:
         self.statements: list[tuple[str, tuple[Any, ...]]] = []
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        self.statements.append((sql.replace("%", "%%").replace("?", "%s"), tuple(params)))
+        self.statements.append((pg_sql(sql), tuple(params)))
         return self.cur.execute(sql, params)
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
-        raise NotImplementedError  # a read issues none
+        self.statements += [(pg_sql(sql), tuple(p)) for p in params]
+        return self.cur.executemany(sql, params)
 
     def fetchone(self) -> Any:
         return self.cur.fetchone()

@@ -36,10 +36,10 @@ class PgCursor:
         self._cur = cur
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._cur.execute(_pg(sql), params)
+        return self._cur.execute(pg_sql(sql), params)
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
-        return self._cur.executemany(_pg(sql), params)
+        return self._cur.executemany(pg_sql(sql), params)
 
     def fetchone(self) -> Any:
         return self._cur.fetchone()
@@ -52,7 +52,8 @@ class PgCursor:
         return self._cur.rowcount
 
 
-def _pg(sql: str) -> str:
+def pg_sql(sql: str) -> str:
+    """Our `?`-placeholder SQL as psycopg takes it."""
     return sql.replace("%", "%%").replace("?", "%s")
 
 
