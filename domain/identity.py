@@ -37,6 +37,22 @@ def identity_key(secret: bytes, doc_type: str, country: str, number: str) -> str
     return hmac.new(secret, normalised.encode(), hashlib.sha256).hexdigest()
 
 
+def flight_key(secret: bytes, flight: str) -> str:
+    """Who travelled on the same flight (or vehicle), without the flight number in clear: a
+    keyed hash of the number with spaces, dashes and case folded away ("" when none is given).
+    """
+    folded = "".join(ch for ch in unicodedata.normalize("NFKC", flight).upper() if ch.isalnum())
+    if not folded:
+        return ""
+    return hmac.new(secret, f"flight|{folded}".encode(), hashlib.sha256).hexdigest()
+
+
+def seat_row(seat: str) -> int | None:
+    """The row of an aircraft seat such as "23C" (None when no row can be read from it)."""
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", seat) if ch.isdigit())
+    return int(digits) if digits and 0 < int(digits) < 200 else None
+
+
 class IdentityRecord(Aggregate):
     """Indexes a person's journeys by identity key; at most one is open at a time."""
 

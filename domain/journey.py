@@ -6,16 +6,18 @@ their bodies re-run on every replay.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import field
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import custody
+from domain import custody, quarantine
 from domain.context import Context
 from domain.errors import InvalidInput, RuleBroken
+from domain.quarantine import OrderDecision
 from domain.stages import BEFORE_CAR_DOOR, DestinationKind, RiskLevel, ScanOutcome, Stage
 
 # The role of a traveller acting on their own record (no staff account).
@@ -37,11 +39,18 @@ class Journey(Aggregate):
         # "traveller" (the form), or "manifest" (an upstream list: airline manifest, customs
         # declarations) that the traveller completes when they scan the poster.
         source: str = "traveller"
+        # A keyed hash of the flight (or vehicle) number and the seat row, if known: who
+        # travelled with whom, for the survey's derived contacts, without the flight in clear.
+        flight_key: str = ""
+        flight_row: int | None = None
 
     class Amended(Aggregate.Event):
         changed_fields: list[str]
         personal: str
         ctx: Context
+        # The flight as amended (None in amendments recorded before flights were kept).
+        flight_key: str | None = None
+        flight_row: int | None = None
 
     class Screened(Aggregate.Event):
         risk: str
@@ -115,9 +124,43 @@ class Journey(Aggregate):
     class QuarantineStarted(Aggregate.Event):
         planned_end: date
         ctx: Context
+        # Day 1 of the order and its test days (orders started before schedules have none).
+        starts_on: date | None = None
+        legal_basis: str = ""
+        test_days: list[int] = field(default_factory=list)
+
+    class QuarantineExtended(Aggregate.Event):
+        planned_end: date
+        previous_end: date
+        reason: str
+        legal_basis: str
+        decided_by: str
+        added_tests: list[int]
+        dropped_tests: list[int]
+        ctx: Context
+
+    class QuarantineShortened(Aggregate.Event):
+        planned_end: date
+        previous_end: date
+        reason: str
+        legal_basis: str
+        decided_by: str
+        added_tests: list[int]
+        dropped_tests: list[int]
+        ctx: Context
+
+    class TestResultRecorded(Aggregate.Event):
+        test_day: int
+        result: str  # sealed: outcome, kind of test, when the sample was taken, a note
+        correction_reason: str
+        ctx: Context
 
     class Released(Aggregate.Event):
         ctx: Context
+        reason: str = ""
+        legal_basis: str = ""
+        decided_by: str = ""
+        early: bool = False
 
     class ReferredToHospital(Aggregate.Event):
         reason: str
@@ -139,8 +182,12 @@ class Journey(Aggregate):
         personal: str,
         ctx: Context,
         source: str = "traveller",
+        flight_key: str = "",
+        flight_row: int | None = None,
     ) -> None:
         self.identity_key = identity_key
+        self.flight_key = flight_key
+        self.flight_row = flight_row
         self.source = source
         # Whether the traveller has seen and submitted their details themselves.
         self.confirmed_by_traveller = source == "traveller"
@@ -158,6 +205,10 @@ class Journey(Aggregate):
         self.custodian: str | None = None
         self.offered_to: str | None = None
         self.planned_end: date | None = None
+        self.quarantine_starts_on: date | None = None
+        self.legal_basis = ""
+        # Test day of the order -> its latest result (sealed), None while there is none.
+        self.tests: dict[int, str | None] = {}
         self.seen_scans: set[str] = set()
 
     @classmethod
@@ -170,6 +221,8 @@ class Journey(Aggregate):
         personal: str,
         ctx: Context,
         source: str = "traveller",
+        flight_key: str = "",
+        flight_row: int | None = None,
     ) -> Journey:
         """Open a journey under an id chosen by the caller (a trip, not a person)."""
         if source not in SOURCES:
@@ -183,6 +236,8 @@ class Journey(Aggregate):
             personal=personal,
             ctx=ctx,
             source=source,
+            flight_key=flight_key,
+            flight_row=flight_row,
         )
 
     # -- deciding ---------------------------------------------------------------------------
@@ -198,7 +253,14 @@ class Journey(Aggregate):
                 f"cannot {doing}: the journey is {self.stage.value}, it must be {wanted}"
             )
 
-    def amend(self, personal: str, changed_fields: list[str], ctx: Context) -> bool:
+    def amend(
+        self,
+        personal: str,
+        changed_fields: list[str],
+        ctx: Context,
+        flight_key: str | None = None,
+        flight_row: int | None = None,
+    ) -> bool:
         """Record changed details; a traveller confirming a pre-registration is recorded even
         when nothing changed, because the record is now theirs."""
         if self.is_closed:
@@ -206,7 +268,10 @@ class Journey(Aggregate):
         confirming = ctx.role == TRAVELLER and not self.confirmed_by_traveller
         if not changed_fields and not confirming:
             return False
-        self._amended(changed_fields=sorted(changed_fields), personal=personal, ctx=ctx)
+        self._amended(
+            changed_fields=sorted(changed_fields), personal=personal, ctx=ctx,
+            flight_key=flight_key, flight_row=flight_row,
+        )
         return True
 
     def screen(
@@ -350,15 +415,120 @@ class Journey(Aggregate):
             raise RuleBroken("cannot survey a journey that never started")
         self._survey_recorded(risk=risk.value, answers=answers, ctx=ctx)
 
-    def start_quarantine(self, planned_end: date, ctx: Context) -> None:
+    def start_quarantine(
+        self,
+        planned_end: date,
+        ctx: Context,
+        *,
+        starts_on: date | None = None,
+        legal_basis: str = "",
+        test_days: Sequence[int] = (),
+    ) -> None:
+        """The order begins at the room door: day 1 is `starts_on`, and the tests of
+        `test_days` that fall inside it (and an exit test on its last day) are scheduled."""
         self._require(Stage.CHECKED_IN, doing="start quarantine")
         if ctx.occurred_at is not None and planned_end <= ctx.occurred_at.date():
             raise InvalidInput("the planned end of quarantine must be after its start")
-        self._quarantine_started(planned_end=planned_end, ctx=ctx)
+        days: list[int] = []
+        if starts_on is not None:
+            quarantine.check_end(starts_on, planned_end)
+            length = quarantine.length_of(starts_on, planned_end)
+            days = quarantine.schedule(quarantine.check_test_days(test_days), length)
+        elif test_days:
+            raise InvalidInput("a test schedule needs the day the order starts")
+        if len(legal_basis.strip()) > quarantine.MAX_BASIS:
+            raise InvalidInput(f"the legal basis has at most {quarantine.MAX_BASIS} characters")
+        self._quarantine_started(
+            planned_end=planned_end, ctx=ctx, starts_on=starts_on,
+            legal_basis=legal_basis.strip(), test_days=days,
+        )
 
-    def release(self, ctx: Context) -> None:
+    def extend_quarantine(self, planned_end: date, decision: OrderDecision, ctx: Context) -> None:
+        self._require(Stage.UNDER_QUARANTINE, doing="extend the quarantine")
+        assert self.planned_end is not None
+        if planned_end <= self.planned_end:
+            raise InvalidInput(
+                f"an extension ends after the planned end ({self.planned_end.isoformat()}); "
+                "to end earlier, shorten the order"
+            )
+        change = self._rescheduled(planned_end)
+        self._quarantine_extended(
+            planned_end=planned_end, previous_end=self.planned_end, reason=decision.reason,
+            legal_basis=decision.legal_basis, decided_by=decision.decided_by,
+            added_tests=change.added, dropped_tests=change.dropped, ctx=ctx,
+        )
+
+    def shorten_quarantine(
+        self, planned_end: date, decision: OrderDecision, on: date, ctx: Context
+    ) -> None:
+        """End the order earlier, but not before `on` (today): an order that should already
+        be over is ended by a release."""
+        self._require(Stage.UNDER_QUARANTINE, doing="shorten the quarantine")
+        assert self.planned_end is not None
+        if planned_end >= self.planned_end:
+            raise InvalidInput(
+                f"a shortened order ends before the planned end ({self.planned_end.isoformat()})"
+                "; to end later, extend it"
+            )
+        if planned_end < on:
+            raise InvalidInput("the new end is in the past: release the traveller instead")
+        change = self._rescheduled(planned_end)
+        self._quarantine_shortened(
+            planned_end=planned_end, previous_end=self.planned_end, reason=decision.reason,
+            legal_basis=decision.legal_basis, decided_by=decision.decided_by,
+            added_tests=change.added, dropped_tests=change.dropped, ctx=ctx,
+        )
+
+    def _rescheduled(self, planned_end: date) -> quarantine.Reschedule:
+        if self.quarantine_starts_on is None:
+            return quarantine.Reschedule(added=[], dropped=[])  # an order without a schedule
+        quarantine.check_end(self.quarantine_starts_on, planned_end)
+        length = quarantine.length_of(self.quarantine_starts_on, planned_end)
+        return quarantine.reschedule(self.tests, length)
+
+    def record_test_result(
+        self, test_day: int, result: str, ctx: Context, correction_reason: str = ""
+    ) -> None:
+        """A test's result (sealed by the caller: it is health data). A day that already has
+        a result is recorded again only as a correction, with its reason."""
+        self._require(Stage.UNDER_QUARANTINE, doing="record a test result")
+        if self.quarantine_starts_on is not None and self.planned_end is not None:
+            length = quarantine.length_of(self.quarantine_starts_on, self.planned_end)
+            if not 1 <= test_day <= length:
+                raise InvalidInput(f"the order has days 1 to {length}; there is no day {test_day}")
+        elif test_day < 1:
+            raise InvalidInput("test days start at day 1")
+        correction_reason = correction_reason.strip()
+        if self.tests.get(test_day) is not None and not correction_reason:
+            raise RuleBroken(
+                f"the day {test_day} test already has a result; to correct it, give the reason"
+            )
+        if correction_reason and self.tests.get(test_day) is None:
+            raise RuleBroken(f"the day {test_day} test has no result to correct")
+        self._test_result_recorded(
+            test_day=test_day, result=result, correction_reason=correction_reason, ctx=ctx
+        )
+
+    def release(
+        self,
+        decision: OrderDecision,
+        on: date,
+        ctx: Context,
+        open_sealed: Callable[[str], dict[str, Any]],
+    ) -> None:
+        """The order ends on `on`: every test due by then has a result and none is positive.
+        `open_sealed` opens a sealed test result (the caller holds the traveller's key)."""
         self._require(Stage.UNDER_QUARANTINE, doing="release")
-        self._released(ctx=ctx)
+        assert self.planned_end is not None
+        outcomes = {
+            day: str(open_sealed(sealed).get("outcome", ""))
+            for day, sealed in self.tests.items() if sealed is not None
+        }
+        quarantine.check_release(self.tests, self.quarantine_starts_on, on, outcomes)
+        self._released(
+            ctx=ctx, reason=decision.reason, legal_basis=decision.legal_basis,
+            decided_by=decision.decided_by, early=on < self.planned_end,
+        )
 
     def refer_to_hospital(self, reason: str, ctx: Context) -> None:
         if self.is_closed:
@@ -393,8 +563,18 @@ class Journey(Aggregate):
     # -- recording (assignment only: these bodies re-run on every replay) --------------------
 
     @event(Amended)
-    def _amended(self, changed_fields: list[str], personal: str, ctx: Context) -> None:
+    def _amended(
+        self,
+        changed_fields: list[str],
+        personal: str,
+        ctx: Context,
+        flight_key: str | None = None,
+        flight_row: int | None = None,
+    ) -> None:
         self.personal = personal
+        if flight_key is not None:
+            self.flight_key = flight_key
+            self.flight_row = flight_row
         if ctx.role == TRAVELLER:
             self.confirmed_by_traveller = True
 
@@ -472,12 +652,54 @@ class Journey(Aggregate):
         self.survey_risk = RiskLevel(risk)
 
     @event(QuarantineStarted)
-    def _quarantine_started(self, planned_end: date, ctx: Context) -> None:
+    def _quarantine_started(
+        self,
+        planned_end: date,
+        ctx: Context,
+        starts_on: date | None = None,
+        legal_basis: str = "",
+        test_days: list[int] | None = None,
+    ) -> None:
         self.stage = Stage.UNDER_QUARANTINE
         self.planned_end = planned_end
+        self.quarantine_starts_on = starts_on
+        self.legal_basis = legal_basis
+        self.tests = dict.fromkeys(test_days or [])
+
+    @event(QuarantineExtended)
+    def _quarantine_extended(
+        self, planned_end: date, previous_end: date, reason: str, legal_basis: str,
+        decided_by: str, added_tests: list[int], dropped_tests: list[int], ctx: Context,
+    ) -> None:
+        self._move_end(planned_end, added_tests, dropped_tests)
+
+    @event(QuarantineShortened)
+    def _quarantine_shortened(
+        self, planned_end: date, previous_end: date, reason: str, legal_basis: str,
+        decided_by: str, added_tests: list[int], dropped_tests: list[int], ctx: Context,
+    ) -> None:
+        self._move_end(planned_end, added_tests, dropped_tests)
+
+    def _move_end(self, planned_end: date, added: list[int], dropped: list[int]) -> None:
+        self.planned_end = planned_end
+        for day in dropped:
+            self.tests.pop(day, None)
+        for day in added:
+            self.tests.setdefault(day, None)
+        self.tests = dict(sorted(self.tests.items()))
+
+    @event(TestResultRecorded)
+    def _test_result_recorded(
+        self, test_day: int, result: str, correction_reason: str, ctx: Context
+    ) -> None:
+        self.tests[test_day] = result
+        self.tests = dict(sorted(self.tests.items()))
 
     @event(Released)
-    def _released(self, ctx: Context) -> None:
+    def _released(
+        self, ctx: Context, reason: str = "", legal_basis: str = "", decided_by: str = "",
+        early: bool = False,
+    ) -> None:
         self._close(Stage.RELEASED)
 
     @event(ReferredToHospital)

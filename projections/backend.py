@@ -42,6 +42,7 @@ from projections.schema import (
     SCHEMA_VERSION,
     SITE_OCCUPANCY,
     SITE_ROOMS,
+    TRANSFERS,
     VEHICLES,
     VIEW_TABLES,
     Table,
@@ -79,7 +80,7 @@ class RowCache:
     that finds them anywhere else starts with an empty cache.
     """
 
-    TABLES = (JOURNEY_STAGE, SITE_ROOMS, RUNS, VEHICLES, ALERTS)
+    TABLES = (JOURNEY_STAGE, SITE_ROOMS, RUNS, VEHICLES, ALERTS, TRANSFERS)
     LIMIT = 200_000  # rows; beyond this the cache starts over, to bound a long rebuild's memory
 
     def __init__(self) -> None:
@@ -103,8 +104,9 @@ class RowCache:
                 width = len(table.key)
                 self.rows[table].update((row[:width], row) for row in rows)
         for table, keys in changes.deletes:
-            for key in keys:
-                self.rows[table].pop(tuple(key), None)
+            if table in self.rows:
+                for key in keys:
+                    self.rows[table].pop(tuple(key), None)
         self.position = position
         self.size = sum(len(rows) for rows in self.rows.values())
         if self.size > self.LIMIT:

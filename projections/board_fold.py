@@ -16,11 +16,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import orjson
 
 from domain import alerts
+from domain.calendar import ZONE
 from domain.journey import Journey
 from domain.stages import CLOSED_STAGES, Stage
 from domain.transport import CLOSED, TransportRun
@@ -30,8 +30,7 @@ from projections.events import Event, Json, Row
 if TYPE_CHECKING:
     from projections.fold import Fold, JourneyRow, RunRow
 
-# The command centre's day: timings are per local calendar day of the district.
-ZONE = ZoneInfo("Asia/Shanghai")
+# The command centre's day: timings are per local calendar day of the district (ZONE).
 ON_ROAD = frozenset(
     s.value for s in (Stage.SEAT_ASSIGNED, Stage.BOARDED, Stage.IN_TRANSIT, Stage.ARRIVED)
 )
@@ -47,6 +46,8 @@ JOURNEY_LEGS: dict[str, tuple[tuple[str, str], ...]] = {
     Journey.CheckedIn.__name__: (
         ("handover", "arrived_at"), ("door_to_door", "boarded_at"), ("overall", "screened_at"),
     ),
+    # The survey's clock runs from the room door (first surveys only: see _journey).
+    Journey.SurveyRecorded.__name__: (("to_survey", "checked_in_at"),),
 }
 # Legs a vehicle is answerable for: these are also timed per plate.
 VEHICLE_LEGS = frozenset({"to_board", "transit", "vehicle_wait"})
@@ -219,6 +220,8 @@ class BoardFold:
             start = getattr(row, start_field)
             if start is None:
                 continue  # e.g. seated without a screening on record (an import's journey)
+            if leg == "to_survey" and before is not None and before[5] is not None:
+                continue  # a later survey updates the record; the clock stopped at the first
             plate = None
             if leg in VEHICLE_LEGS and (run := self.fold.runs.get(row.run_id or "")) is not None:
                 plate = run.plate

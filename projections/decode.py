@@ -17,12 +17,16 @@ Json = Any
 # identity hash (it links journeys of one person), and what has its own timeline columns.
 NOT_IN_SUMMARY = frozenset(
     {"personal", "answers", "health", "identity_key", "ctx", "timestamp", "originator_topic"}
+    # A test's result (sealed) and why it was corrected; the keyed flight hash links travellers.
+    | {"result", "correction_reason", "flight_key", "flight_row"}
     # Health data is for survey staff and commanders only (DESIGN.md §6), and every read of it
     # is audited: the views every staff role reads hold none of it.
     | {"temperature", "symptomatic", "sample_taken"}
 )
-# A referral's reason is a medical one.
-HEALTH_REASON_EVENTS = frozenset({"ReferredToHospital"})
+# A referral's reason is a medical one; so may be the reasons a quarantine order changes.
+HEALTH_REASON_EVENTS = frozenset(
+    {"ReferredToHospital", "QuarantineExtended", "QuarantineShortened", "Released"}
+)
 
 
 def loads(state: bytes) -> dict[str, Json]:

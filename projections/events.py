@@ -14,9 +14,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from domain.alerts import Alert
+from domain.audit import DataAccess
 from domain.journey import Journey
 from domain.reference import EntryPoint
 from domain.site import Site
+from domain.transfer import HospitalTransfer
 from domain.transport import TransportRun, Vehicle
 from projections import decode
 from projections.schema import (
@@ -24,6 +26,7 @@ from projections.schema import (
     JOURNEY_STAGE,
     RUNS,
     SITE_ROOMS,
+    TRANSFERS,
     VEHICLES,
     Table,
 )
@@ -47,7 +50,8 @@ TOPICS: dict[str, tuple[str, str]] = {
     topic: (kind, name)
     for kind, aggregate in (
         ("journey", Journey), ("site", Site), ("run", TransportRun), ("vehicle", Vehicle),
-        ("entry_point", EntryPoint), ("alert", Alert),
+        ("entry_point", EntryPoint), ("alert", Alert), ("transfer", HospitalTransfer),
+        ("access", DataAccess),
     )
     for topic, name in _events_of(aggregate).items()
 }
@@ -92,6 +96,7 @@ class Keys:
 # Sites are loaded whole on every page (the board shows each site's counts), not by key.
 _TABLE_OF_KIND = {
     "journey": JOURNEY_STAGE, "run": RUNS, "vehicle": VEHICLES, "alert": ALERTS,
+    "transfer": TRANSFERS,
 }
 
 

@@ -22,6 +22,7 @@ from domain.stages import Stage
 from domain.transport import TransportRun, Vehicle
 from projections import decode
 from projections.board_fold import BoardFold
+from projections.care_fold import CareFold
 from projections.events import Event, Json, Row
 from projections.schema import (
     ALERT_COUNTS,
@@ -30,13 +31,17 @@ from projections.schema import (
     BOARD_DELTAS,
     BOARD_SITE_COUNTS,
     BOARD_STAGE_COUNTS,
+    DAILY_COUNTS,
+    DATA_ACCESS,
     ENTRY_POINTS,
     JOURNEY_STAGE,
     JOURNEY_TIMELINE,
     LEG_TIMES,
+    QUARANTINE_TESTS,
     RUNS,
     SITE_OCCUPANCY,
     SITE_ROOMS,
+    TRANSFERS,
     VEHICLES,
     Table,
 )
@@ -86,6 +91,12 @@ class JourneyRow:
     seated_at: str | None
     arrived_at: str | None
     surveyed_at: str | None
+    registered_at: str | None
+    checked_in_at: str | None
+    flight_key: str | None
+    flight_row: int | None
+    quarantine_starts_on: str | None
+    planned_end: str | None
 
 
 @dataclass(slots=True)
@@ -181,6 +192,25 @@ def _set_arrived_at(row: JourneyRow, state: Json, recorded: str) -> None:
     row.arrived_at = recorded
 
 
+def _set_checked_in_at(row: JourneyRow, state: Json, recorded: str) -> None:
+    row.checked_in_at = recorded
+
+
+def _set_flight(row: JourneyRow, state: Json, recorded: str) -> None:
+    if state.get("flight_key") is not None:  # amendments before flights were kept carry none
+        row.flight_key = state["flight_key"] or None
+        row.flight_row = state.get("flight_row")
+
+
+def _start_order(row: JourneyRow, state: Json, recorded: str) -> None:
+    row.quarantine_starts_on = decode.text(state.get("starts_on"))
+    row.planned_end = decode.text(state["planned_end"])
+
+
+def _move_end(row: JourneyRow, state: Json, recorded: str) -> None:
+    row.planned_end = decode.text(state["planned_end"])
+
+
 def _set_surveyed_at(row: JourneyRow, state: Json, recorded: str) -> None:
     if row.surveyed_at is None:  # the backlog counts journeys never surveyed
         row.surveyed_at = recorded
@@ -224,7 +254,11 @@ JOURNEY_EFFECTS: dict[str, tuple[Effect, ...]] = {
     Journey.CustodyOfferWithdrawn.__name__: (_clear_offer,),
     Journey.CustodyAccepted.__name__: (_set_custodian, _clear_offer),
     Journey.DestinationAssigned.__name__: (_set_site,),
-    Journey.CheckedIn.__name__: (_set_site, _on_route),
+    Journey.CheckedIn.__name__: (_set_site, _on_route, _set_checked_in_at),
+    Journey.Amended.__name__: (_set_flight,),
+    Journey.QuarantineStarted.__name__: (_start_order,),
+    Journey.QuarantineExtended.__name__: (_move_end,),
+    Journey.QuarantineShortened.__name__: (_move_end,),
     Journey.DestinationWithdrawn.__name__: (_clear_site,),
     Journey.SeatAssigned.__name__: (_set_run, _set_seated_at),
     Journey.Arrived.__name__: (_set_arrived_at,),
@@ -279,6 +313,8 @@ class Fold:
             "site": set(), "run": set(), "vehicle": set(), "alert": set()
         }
         self.touched_rooms: set[tuple[str, str]] = set()
+        # Quarantine tests, hospital transfers, reads of health data and the daily counts.
+        self.care = CareFold(self, loaded.get(TRANSFERS, ()))
         # Loaded whole on every page (they are small): the board's absolute counts.
         self.board = BoardFold(self, {
             "stages": loaded.get(BOARD_STAGE_COUNTS, []),
@@ -290,16 +326,19 @@ class Fold:
         self._apply = {
             "journey": self._journey, "site": self._site, "run": self._run,
             "vehicle": self._vehicle, "entry_point": self._entry_point, "alert": self._alert,
+            "transfer": self.care.transfer, "access": self.care.access,
         }
 
     def apply(self, events: Iterable[Event]) -> Changes:
         for e in events:
             self.board.before(e)
+            self.care.before(e)
             self._apply[e.kind](e)
+            self.care.after(e)
             self.board.after(e, decode.recorded_at(e.state))
         return self._changes()
 
-    def _missing(self, e: Event) -> ProjectionError:
+    def missing(self, e: Event) -> ProjectionError:
         return ProjectionError(
             f"notification {e.position}: {e.kind} {e.originator_id} has event {e.name} "
             "but its creation was never projected"
@@ -316,14 +355,18 @@ class Fold:
         if e.version == 1:
             self.before[e.originator_id] = None
             self.journeys[e.originator_id] = JourneyRow(
-                Stage.REGISTERED.value, recorded, s["entry_point"], None, None,
-                decode.uuid(s["party_id"]), None, 1, None, None, None, None, None, None,
-                None, None, None, None,
+                stage=Stage.REGISTERED.value, entered_at=recorded, entry_point=s["entry_point"],
+                site_id=None, run_id=None, party_id=decode.uuid(s["party_id"]), custodian=None,
+                version=1, risk=None, boarded_at=None, offered_to=None, offered_at=None,
+                off_route=None, off_route_at=None, screened_at=None, seated_at=None,
+                arrived_at=None, surveyed_at=None, registered_at=recorded, checked_in_at=None,
+                flight_key=s.get("flight_key") or None, flight_row=s.get("flight_row"),
+                quarantine_starts_on=None, planned_end=None,
             )
             return
         row = self.journeys.get(e.originator_id)
         if row is None:
-            raise self._missing(e)
+            raise self.missing(e)
         row.version = e.version
         stage = STAGE_AFTER.get(e.name)
         if stage is not None and stage != row.stage:
@@ -340,7 +383,7 @@ class Fold:
             return
         site = self.sites.get(sid)
         if site is None:
-            raise self._missing(e)
+            raise self.missing(e)
         room = (sid, s["room"])
         before = self.rooms.get(room)
         self.touched_rooms.add(room)
@@ -366,7 +409,7 @@ class Fold:
             return
         run = self.runs.get(rid)
         if run is None:
-            raise self._missing(e)
+            raise self.missing(e)
         if e.name == TransportRun.SeatAssigned.__name__:
             run.seated += 1
         elif e.name == TransportRun.SeatReleased.__name__:
@@ -392,7 +435,7 @@ class Fold:
             return
         vehicle = self.vehicles.get(vid)
         if vehicle is None:
-            raise self._missing(e)
+            raise self.missing(e)
         if e.name == Vehicle.RunAssigned.__name__:
             vehicle.active_run = decode.uuid(s["run_id"])
         elif e.name == Vehicle.RunFinished.__name__:
@@ -414,7 +457,7 @@ class Fold:
             return
         alert = self.alerts.get(aid)
         if alert is None:
-            raise self._missing(e)
+            raise self.missing(e)
         if e.name == Alert.Cleared.__name__:
             alert.status = "cleared"
             alert.cleared_at = _text(s["cleared_at"])
@@ -461,8 +504,15 @@ class Fold:
                 (BOARD_COUNTERS, self.board.counter_rows()),
                 (LEG_TIMES, self.board.leg_rows()),
                 (BOARD_DELTAS, [d.row for d in self.board.deltas]),
+                (QUARANTINE_TESTS, self.care.test_rows()),
+                (TRANSFERS, self.care.transfer_rows()),
+                (DATA_ACCESS, self.care.accesses),
+                (DAILY_COUNTS, self.care.daily_rows()),
             ],
-            deletes=[(SITE_ROOMS, [k for k in rooms if self.rooms[k] is None])],
+            deletes=[
+                (SITE_ROOMS, [k for k in rooms if self.rooms[k] is None]),
+                (QUARANTINE_TESTS, self.care.dropped_tests()),
+            ],
             zero_checks=[(BOARD_SITE_COUNTS, [k for k, n in sorted(site_delta.items()) if n < 0])],
         )
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 # Bump when a table below changes: a projector that finds another version rebuilds from zero.
 # 2: timeline summaries hold no health data; 3: journey risk; 4: alerts and the facts they need;
-# 5: the board's deltas, checkpoints, leg times and survey backlog
-SCHEMA_VERSION = 5
+# 5: the board's deltas, checkpoints, leg times and survey backlog; 6: the survey worklist,
+# derived contacts, quarantine tests, hospital transfers, the access log and daily counts
+SCHEMA_VERSION = 6
 PROJECTION = "views"
 POSITION_TABLE = "projection_position"
 # PostgreSQL channel NOTIFYed with the new position whenever a page commits, so that other
@@ -37,6 +38,7 @@ class Table:
     # insert must fail loudly rather than be absorbed by an upsert.
     append_only: bool = False
     index: tuple[str, ...] = ()
+    more_indexes: tuple[tuple[str, ...], ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -81,9 +83,51 @@ JOURNEY_STAGE = Table(
         ("off_route", "text"), ("off_route_at", "ts"),
         # When each leg of the line began (store times), for the board's door-to-door times.
         ("screened_at", "ts"), ("seated_at", "ts"), ("arrived_at", "ts"), ("surveyed_at", "ts"),
+        # The survey worklist's clock starts at the room door; derived contacts compare flights
+        # (a keyed hash of the number) and seat rows around the registration time.
+        ("registered_at", "ts"), ("checked_in_at", "ts"), ("flight_key", "text"),
+        ("flight_row", "int"),
+        # The quarantine order: day 1 and the planned end (ISO dates).
+        ("quarantine_starts_on", "text"), ("planned_end", "text"),
     ),
     key=("journey_id",),
     index=("stage", "entered_at"),
+    more_indexes=(("surveyed_at", "checked_in_at"), ("flight_key",), ("party_id",), ("run_id",)),
+)
+# The tests of quarantine orders: one row per scheduled (or recorded) day of an order, with
+# whether its result is recorded (the result itself is health data: only the event holds it).
+QUARANTINE_TESTS = Table(
+    "quarantine_tests",
+    (("journey_id", "uuid"), ("day", "int"), ("due_on", "text"), ("site_id", "uuid"),
+     ("recorded", "int")),
+    key=("journey_id", "day"),
+    index=("due_on",),
+)
+# Hospital transfers (domain/transfer.py): what dispatch is asked to move to hospital.
+TRANSFERS = Table(
+    "transfers",
+    (("transfer_id", "uuid"), ("journey_id", "uuid"), ("status", "text"), ("status_at", "ts"),
+     ("requested_at", "ts"), ("entry_point", "text"), ("pickup", "text"), ("room", "text"),
+     ("urgency", "text"), ("vehicle_id", "uuid"), ("plate", "text"), ("hospital", "text")),
+    key=("transfer_id",),
+    index=("status", "requested_at"),
+)
+# Who read which traveller's survey or health data, and why (domain/audit.py).
+DATA_ACCESS = Table(
+    "data_access",
+    (("access_id", "uuid"), ("journey_id", "uuid"), ("actor", "text"), ("role", "text"),
+     ("what", "text"), ("purpose", "text"), ("recorded_at", "ts"), ("notification_id", "bigint")),
+    key=("access_id",),
+    append_only=True,
+    index=("journey_id", "notification_id"),
+)
+# Counts per local day for the daily report: (day, metric, dimension, key) -> n, where the
+# dimension is "all" (key ""), "entry_point" (its code) or "site" (its id).
+DAILY_COUNTS = Table(
+    "daily_counts",
+    (("day", "text"), ("metric", "text"), ("dimension", "text"), ("key", "text"), ("n", "int")),
+    key=("day", "metric", "dimension", "key"),
+    additive=("n",),
 )
 # `place` is the event's `where` ("where" is an SQL keyword); queries return it as "where".
 JOURNEY_TIMELINE = Table(
@@ -161,7 +205,8 @@ BOARD_CHECKPOINTS = Table(
 VIEW_TABLES: tuple[Table, ...] = (
     BOARD_STAGE_COUNTS, BOARD_SITE_COUNTS, SITE_OCCUPANCY, SITE_ROOMS, JOURNEY_STAGE,
     JOURNEY_TIMELINE, RUNS, VEHICLES, ENTRY_POINTS, ALERTS, ALERT_COUNTS, BOARD_COUNTERS,
-    LEG_TIMES, BOARD_DELTAS, BOARD_CHECKPOINTS,
+    LEG_TIMES, BOARD_DELTAS, BOARD_CHECKPOINTS, QUARANTINE_TESTS, TRANSFERS, DATA_ACCESS,
+    DAILY_COUNTS,
 )
 
 
@@ -188,10 +233,10 @@ def create_ddl(table: Table, postgres: bool) -> list[str]:
     types = _PG if postgres else _LITE
     cols = ", ".join(f"{c} {types[t]}" for c, t in table.columns)
     ddl = [f"CREATE TABLE {table.name} ({cols}, PRIMARY KEY ({', '.join(table.key)}))"]
-    if table.index:
+    for index in (table.index, *table.more_indexes) if table.index else table.more_indexes:
         ddl.append(
-            f"CREATE INDEX {table.name}_{'_'.join(table.index)}_idx "
-            f"ON {table.name} ({', '.join(table.index)})"
+            f"CREATE INDEX {table.name}_{'_'.join(index)}_idx "
+            f"ON {table.name} ({', '.join(index)})"
         )
     return ddl
 

@@ -27,6 +27,7 @@ from domain.errors import CapacityExhausted
 from domain.identity import IdentityRecord
 from domain.journey import Journey
 from domain.party import TravelParty
+from domain.quarantine import OrderDecision
 from domain.reference import EntryPoint
 from domain.site import Site
 from domain.stages import DestinationKind, RiskLevel
@@ -37,6 +38,7 @@ from tracking.settings import Settings
 from tracking.transcodings import ContextAsDict, DateAsISO
 
 DomainEvent = CanMutateAggregate[UUID]
+CHANGE = OrderDecision("drill", "drill notice", "drill command")
 STREETS = (
     "沙面", "岭南", "华林", "多宝", "昌华", "逢源", "龙津", "金花", "彩虹", "南源", "西村",
     "站前", "桥中", "白鹤洞", "冲口", "花地", "石围塘", "茶滘", "东漖", "海龙", "东沙", "中南",
@@ -322,15 +324,29 @@ class Simulation:
         for j in passengers:
             where = self._site(j).code
             ctx = self._ctx("receiver", where)
-            j.start_quarantine((self.clock + timedelta(days=14)).date(), ctx)
+            starts_on = self.clock.date()
+            j.start_quarantine(starts_on + timedelta(days=14), ctx, starts_on=starts_on,
+                               legal_basis="drill", test_days=(1, 4, 7, 14))
             yield [j]
             if rng.random() < 0.6:
                 j.record_survey(rng.choice(list(RiskLevel)), self._sealed(),
                                 self._ctx("surveyor", where))
                 yield [j]
+            change = rng.random()
+            if change < 0.1:  # a contact of a case elsewhere: the order is extended
+                j.extend_quarantine(starts_on + timedelta(days=21), CHANGE, ctx)
+                yield [j]
+            elif change < 0.15:  # new guidance: shorter orders
+                j.shorten_quarantine(starts_on + timedelta(days=10), CHANGE, starts_on, ctx)
+                yield [j]
         for j in passengers:
             if rng.random() < 0.5:
-                j.release(self._ctx("receiver", self._site(j).code))
+                # A drill's early release: the day-1 test first, then the order ends.
+                j.record_test_result(1, self._sealed(), self._ctx("receiver", self._site(j).code))
+                assert j.quarantine_starts_on is not None
+                j.release(CHANGE, j.quarantine_starts_on,
+                          self._ctx("receiver", self._site(j).code),
+                          lambda _: {"outcome": "negative"})
                 yield [j, *self._free_if_party_closed(j)]
 
     def _free_if_party_closed(self, j: Journey) -> list[Aggregate]:

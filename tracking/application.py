@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -16,19 +16,25 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder
 
+from domain import quarantine
+from domain.calendar import local_date
 from domain.context import Context
 from domain.errors import InvalidInput, NotFound, RuleBroken
 from domain.identity import (
     IdentityRecord,
+    flight_key,
     identity_key,
     identity_record_id,
     normalise_document,
+    seat_row,
 )
 from domain.journey import Journey
 from domain.party import TravelParty
+from domain.quarantine import OrderDecision
 from domain.reference import EntryPoint, entry_point_id
 from domain.site import Site, site_id
 from domain.stages import DestinationKind, RiskLevel, ScanOutcome, Stage
+from domain.transfer import HospitalTransfer, pickup_for
 from domain.transport import TransportRun, Vehicle, vehicle_id
 from tracking.keyed_locks import KeyedLocks
 from tracking.persistence import APP_NAME
@@ -43,6 +49,15 @@ MIXED_RISK = (
 )
 # Stages in which the traveller holds a seat or is with a vehicle.
 ON_THE_ROAD = (Stage.SEAT_ASSIGNED, Stage.BOARDED, Stage.IN_TRANSIT, Stage.ARRIVED)
+
+
+@dataclass(frozen=True)
+class QuarantinePlan:
+    """The district's standing rules for a new quarantine order (settings may change them)."""
+
+    length_days: int = quarantine.DEFAULT_LENGTH_DAYS
+    test_days: tuple[int, ...] = quarantine.DEFAULT_TEST_DAYS
+    legal_basis: str = "《中华人民共和国传染病防治法》《中华人民共和国国境卫生检疫法》"
 
 
 @dataclass(frozen=True)
@@ -66,6 +81,12 @@ class TrackingApp(Application[UUID]):
         # Set by the wiring to a GroupCommitter; None saves each command on its own.
         self.saver: Saver | None = None
         self._site_locks = KeyedLocks()
+        self.quarantine_plan = QuarantinePlan()
+        # The application's clock (the domain reads none): what day it is for the district.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def today(self) -> date:
+        return local_date(self.clock())
 
     def _execute(
         self,
@@ -112,6 +133,12 @@ class TrackingApp(Application[UUID]):
 
     def vehicle(self, plate: str) -> Vehicle:
         return self._get(Vehicle, vehicle_id(plate), f"vehicle {plate!r}")
+
+    def vehicle_by_id(self, vehicle: UUID) -> Vehicle:
+        return self._get(Vehicle, vehicle, "vehicle")
+
+    def transfer(self, transfer_id: UUID) -> HospitalTransfer:
+        return self._get(HospitalTransfer, transfer_id, "hospital transfer")
 
     def personal_details(self, journey: Journey) -> dict[str, Any]:
         return self.vault.open(journey.id, journey.personal)
@@ -259,7 +286,8 @@ class TrackingApp(Application[UUID]):
                 journey_id, _document_and_details(person), data_keys[journey_id]
             )
             journey = Journey.register(
-                journey_id, key, party_id, entry_point, personal, ctx, source
+                journey_id, key, party_id, entry_point, personal, ctx, source,
+                *self._flight_of(person.details),
             )
             if record is None:
                 record = IdentityRecord(identity_key=key, journey_id=journey_id)
@@ -294,13 +322,21 @@ class TrackingApp(Application[UUID]):
                     "check the birth date, or ask the staff at the desk"
                 )
             fields = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-            journey.amend(self.vault.seal(journey.id, new), fields, ctx)
+            journey.amend(self.vault.seal(journey.id, new), fields, ctx,
+                          *self._flight_of(person.details))
             changed_fields += fields
         return Decision(
             journeys,
             _registration_answer(journeys, pre_registered=pre_registered)
             | {"already_registered": not pre_registered,
                "changed_fields": sorted(set(changed_fields))},
+        )
+
+    def _flight_of(self, details: dict[str, Any]) -> tuple[str, int | None]:
+        """(keyed flight hash, seat row) for the survey's derived contacts."""
+        return (
+            flight_key(self.secret, str(details.get("flight", ""))),
+            seat_row(str(details.get("flight_seat", ""))),
         )
 
     # -- screening and dispatch ----------------------------------------------------------------
@@ -639,18 +675,88 @@ class TrackingApp(Application[UUID]):
     def start_quarantine(
         self,
         journey_id: UUID,
+        planned_end: date | None,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+        *,
+        legal_basis: str = "",
+    ) -> Answer:
+        """The order starts at the room door (the device's day, else today) and lasts the
+        district's standard length unless `planned_end` says otherwise; its tests follow the
+        district's schedule."""
+        plan = self.quarantine_plan
+        starts_on = local_date(ctx.occurred_at) if ctx.occurred_at else self.today()
+        end = planned_end or starts_on + timedelta(days=plan.length_days)
+        return self._on_journey(
+            journey_id,
+            lambda j: j.start_quarantine(
+                end, ctx, starts_on=starts_on, legal_basis=legal_basis or plan.legal_basis,
+                test_days=plan.test_days,
+            ),
+            idempotency,
+        )
+
+    def extend_quarantine(
+        self,
+        journey_id: UUID,
         planned_end: date,
+        decision: OrderDecision,
         ctx: Context,
         idempotency: Idempotency | None = None,
     ) -> Answer:
         return self._on_journey(
-            journey_id, lambda j: j.start_quarantine(planned_end, ctx), idempotency
+            journey_id, lambda j: j.extend_quarantine(planned_end, decision, ctx), idempotency
+        )
+
+    def shorten_quarantine(
+        self,
+        journey_id: UUID,
+        planned_end: date,
+        decision: OrderDecision,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        return self._on_journey(
+            journey_id,
+            lambda j: j.shorten_quarantine(planned_end, decision, self.today(), ctx),
+            idempotency,
+        )
+
+    def record_test_result(
+        self,
+        journey_id: UUID,
+        test_day: int,
+        result: dict[str, Any],
+        ctx: Context,
+        idempotency: Idempotency | None = None,
+        *,
+        correction_reason: str = "",
+    ) -> Answer:
+        """`result` (outcome, kind, when the sample was taken, a note) is health data: the
+        event holds it sealed with the traveller's key."""
+        if result.get("outcome") not in quarantine.OUTCOMES:
+            raise InvalidInput(f"a test outcome is one of: {', '.join(quarantine.OUTCOMES)}")
+        return self._on_journey(
+            journey_id,
+            lambda j: j.record_test_result(
+                test_day, self.vault.seal(j.id, result), ctx, correction_reason
+            ),
+            idempotency,
         )
 
     def release(
-        self, journey_id: UUID, ctx: Context, idempotency: Idempotency | None = None
+        self,
+        journey_id: UUID,
+        decision: OrderDecision,
+        ctx: Context,
+        idempotency: Idempotency | None = None,
     ) -> Answer:
-        return self._leave(journey_id, lambda j: j.release(ctx), "released", idempotency)
+        return self._leave(
+            journey_id,
+            lambda j: j.release(decision, self.today(), ctx, lambda s: self.vault.open(j.id, s)),
+            "released",
+            idempotency,
+        )
 
     def refer_to_hospital(
         self,
@@ -658,13 +764,23 @@ class TrackingApp(Application[UUID]):
         reason: str,
         ctx: Context,
         idempotency: Idempotency | None = None,
+        *,
+        urgency: str = "urgent",
     ) -> Answer:
-        return self._leave(
-            journey_id,
-            lambda j: j.refer_to_hospital(reason, ctx),
-            "referred to hospital",
-            idempotency,
-        )
+        """The journey ends in hospital care, and dispatch is asked for the transport there:
+        a hospital transfer that collects the traveller where the line last had them."""
+
+        def refer(journey: Journey) -> list[Aggregate]:
+            pickup = pickup_for(journey.stage, journey.entry_point, journey.site_id,
+                                journey.run_id)
+            transfer = HospitalTransfer.request(
+                journey.id, journey.entry_point, pickup,
+                journey.room if pickup.startswith("site:") else "", urgency, ctx,
+            )
+            journey.refer_to_hospital(reason, ctx)
+            return [transfer]
+
+        return self._leave(journey_id, refer, "referred to hospital", idempotency)
 
     def mark_no_show(
         self, journey_id: UUID, ctx: Context, idempotency: Idempotency | None = None
@@ -705,13 +821,18 @@ class TrackingApp(Application[UUID]):
         idempotency: Idempotency | None,
     ) -> Answer:
         """A journey closes: its seat or its place on board, and (when the last of its party
-        leaves) its room, are given back."""
+        leaves) its room, are given back. `close` may return aggregates it created."""
 
         def decide() -> Decision:
             journey = self.journey(journey_id)
             stage_before = journey.stage
-            close(journey)
-            changed = [journey, *self._free_if_party_closed(journey, why)]
+            created = close(journey)
+            changed: list[Aggregate] = [journey, *self._free_if_party_closed(journey, why)]
+            extra: dict[str, Any] = {}
+            if isinstance(created, list):
+                changed += created
+                extra = {"transfer_ids": [str(a.id) for a in created
+                                          if isinstance(a, HospitalTransfer)]}
             if journey.run_id is not None and stage_before in ON_THE_ROAD:
                 run = self.run(journey.run_id)
                 if stage_before is Stage.SEAT_ASSIGNED:
@@ -719,7 +840,7 @@ class TrackingApp(Application[UUID]):
                 elif run.record_exit(journey.id, why):
                     changed.append(self._finish_vehicle_run(run))
                 changed.append(run)
-            return Decision(changed, _journey_answer(journey))
+            return Decision(changed, _journey_answer(journey) | extra)
 
         return self._execute(decide, idempotency)
 

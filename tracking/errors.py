@@ -13,3 +13,8 @@ class IdempotencyKeyReused(DomainError):
 
 class Busy(DomainError):
     """Too many concurrent writers changed the same records; try again (HTTP 409)."""
+
+
+class AccessNotRecorded(Exception):
+    """A read of sensitive data could not be written to the access log, so the data is not
+    shown (HTTP 503): no audit, no read."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tracking.accounts import Accounts
-from tracking.application import TrackingApp
+from tracking.application import QuarantinePlan, TrackingApp
 from tracking.codes import PersonalCodes
 from tracking.group_commit import GroupCommitter
 from tracking.persistence import store_env
@@ -38,6 +38,11 @@ def open_services(settings: Settings, *, create_tables: bool = False) -> Service
     app = TrackingApp(store_env(settings, create_tables=create_tables), settings.secret, vault)
     if settings.group_commit:
         app.saver = GroupCommitter(app)
+    app.quarantine_plan = QuarantinePlan(
+        length_days=settings.quarantine_days,
+        test_days=settings.quarantine_test_days,
+        legal_basis=settings.quarantine_legal_basis or QuarantinePlan.legal_basis,
+    )
     codes = PersonalCodes(store, vault)
     return Services(settings, app, store, vault, Accounts(app, settings.secret), codes)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from domain import quarantine
 from domain.alerts import MAX_THRESHOLD_MINUTES, Thresholds
 from domain.dispatch import Policy
 from domain.stages import RiskLevel
@@ -46,6 +47,13 @@ class Settings:
     home_quarantine_up_to: str = "low"
     # Board frames a websocket client may fall behind before it is dropped (docs/board.md).
     board_queue_limit: int = 1000
+    # A new quarantine order: its length, the days of the order tested, and its legal basis
+    # (empty: the application's default).
+    quarantine_days: int = quarantine.DEFAULT_LENGTH_DAYS
+    quarantine_test_days: tuple[int, ...] = quarantine.DEFAULT_TEST_DAYS
+    quarantine_legal_basis: str = ""
+    # The survey is due within this many hours of the room door (the worklist's SLA clock).
+    survey_sla_hours: int = 24
 
     @property
     def dispatch_policy(self) -> Policy:
@@ -113,7 +121,47 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         alerts=_choice(env, "TRACKING_ALERTS", ALERT_MODES),
         home_quarantine_up_to=_choice(env, "TRACKING_HOME_QUARANTINE_UP_TO", HOME_QUARANTINE),
         board_queue_limit=_count(env, "TRACKING_BOARD_QUEUE_LIMIT", 1000),
+        quarantine_days=_days(env, "TRACKING_QUARANTINE_DAYS", quarantine.DEFAULT_LENGTH_DAYS),
+        quarantine_test_days=_test_days(env, "TRACKING_QUARANTINE_TEST_DAYS"),
+        quarantine_legal_basis=env.get("TRACKING_QUARANTINE_LEGAL_BASIS", "").strip()[
+            : quarantine.MAX_BASIS
+        ],
+        survey_sla_hours=_hours(env, "TRACKING_SURVEY_SLA_HOURS", 24),
     )
+
+
+def _days(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= quarantine.MAX_LENGTH_DAYS:
+        raise SettingsError(
+            f"{name} must be a whole number of days from 1 to {quarantine.MAX_LENGTH_DAYS}, "
+            f"not {raw!r}"
+        )
+    return int(raw)
+
+
+def _test_days(env: dict[str, str], name: str) -> tuple[int, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return quarantine.DEFAULT_TEST_DAYS
+    parts = [p.strip() for p in raw.split(",")]
+    if not all(p.isdigit() and 1 <= int(p) <= quarantine.MAX_LENGTH_DAYS for p in parts):
+        raise SettingsError(
+            f"{name} must list days of the order from 1 to {quarantine.MAX_LENGTH_DAYS}, "
+            f"separated by commas (e.g. 1,4,7,14), not {raw!r}"
+        )
+    return tuple(sorted({int(p) for p in parts}))
+
+
+def _hours(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 24 * 14:
+        raise SettingsError(f"{name} must be a whole number of hours from 1 to 336, not {raw!r}")
+    return int(raw)
 
 
 def _minutes(env: dict[str, str], name: str, default: int) -> int:

@@ -59,6 +59,7 @@ from domain.context import Context
 from domain.errors import DomainError
 from domain.identity import IdentityRecord, identity_key, identity_record_id
 from domain.journey import Journey
+from domain.quarantine import OrderDecision
 from domain.site import FREE, Site, site_id
 from domain.stages import DestinationKind, RiskLevel, Stage
 from domain.transport import (
@@ -129,6 +130,9 @@ OFFERED_TO = st.sampled_from(CUSTODIANS)
 ACCEPTED_BY = st.sampled_from(["standing"] * 4 + CUSTODIANS)
 # The same document as a person types it again: case, spaces, dashes, full-width digits.
 SPELLING = st.sampled_from(["same", "lower", "spaced", "dashed", "full-width"])
+
+
+RELEASE = OrderDecision("order completed", "notice 7", "commander Li")
 
 
 def ctx(role: str = "dispatcher") -> Context:
@@ -245,6 +249,7 @@ class LineMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.app = self.services.app
+        self.app.clock = lambda: NOW  # the day the orders start, and the day of releases
         self.secret = self.services.settings.secret
         self.log = LogChecker(self.app)
         self.loaded: dict[UUID, Aggregate] = {}  # every aggregate of this example, from the store
@@ -463,7 +468,9 @@ class LineMachine(RuleBasedStateMachine):
                 self._try(lambda: app.start_quarantine(
                     journey_id, NOW.date() + timedelta(days=14), ctx("receiver")))
             elif stage is Stage.UNDER_QUARANTINE:
-                self._try(lambda: app.release(journey_id, ctx("receiver")))
+                self._try(lambda: app.record_test_result(
+                    journey_id, 1, {"outcome": "negative"}, ctx("receiver")))
+                self._try(lambda: app.release(journey_id, RELEASE, ctx("receiver")))
             self.log.read()
 
     @rule(j=JOURNEY, r=RUN, where=SITE, k=st.integers(0, 3), handoff=st.booleans(),
@@ -576,12 +583,17 @@ class LineMachine(RuleBasedStateMachine):
         taker = custody.ACCEPTED_BY.get(custody.kind_of(by), "receiver")
         self._try(lambda: self.app.accept_custody(journey_id, by, ctx(taker)))
 
-    @rule(j=JOURNEY, days=st.sampled_from([14, 14, 0, -1, None]))
+    @rule(j=JOURNEY, days=st.sampled_from([14, 14, 0, -1, None, 1]))
     def quarantine(self, j: int, days: int | None) -> None:
-        """start_quarantine (planned end `days` after today) or, with no days, release."""
+        """start_quarantine (planned end `days` after today); with no days, release; with
+        1, the day-1 test's result (a second one without a reason is refused)."""
         if days is None:
             journey_id = self._jid(j, Stage.UNDER_QUARANTINE)
-            self._try(lambda: self.app.release(journey_id, ctx("receiver")))
+            self._try(lambda: self.app.release(journey_id, RELEASE, ctx("receiver")))
+        elif days == 1:
+            journey_id = self._jid(j, Stage.UNDER_QUARANTINE)
+            self._try(lambda: self.app.record_test_result(
+                journey_id, 1, {"outcome": "negative"}, ctx("receiver")))
         else:
             journey_id = self._jid(j, Stage.CHECKED_IN)
             self._try(lambda: self.app.start_quarantine(

@@ -228,7 +228,8 @@ def test_every_journey_event_is_deliberately_placed_on_the_line() -> None:
     journey_events = {name for kind, name in TOPICS.values() if kind == "journey"}
     keeps_the_stage = {
         "Amended", "CustodyOffered", "CustodyOfferWithdrawn", "CustodyAccepted",
-        "MisdirectedScanRecorded", "SurveyRecorded",
+        "MisdirectedScanRecorded", "SurveyRecorded", "QuarantineExtended",
+        "QuarantineShortened", "TestResultRecorded",
     }
     assert journey_events == set(STAGE_AFTER) | keeps_the_stage
     assert set(STAGE_AFTER.values()) == {s.value for s in Stage}
@@ -267,6 +268,7 @@ def test_timeline_has_every_journey_event_in_order_and_no_personal_data(
     # The sealed personal data and survey answers reach no view, in any form.
     sealed = {e.personal for _, e in events if isinstance(e, Journey.Registered | Journey.Amended)}
     sealed |= {e.answers for _, e in events if isinstance(e, Journey.SurveyRecorded)}
+    sealed |= {e.result for _, e in events if isinstance(e, Journey.TestResultRecorded)}
     sealed |= {e.identity_key for _, e in events if isinstance(e, Journey.Registered)}
     assert sealed
     everything = repr(dump_views(store_settings))

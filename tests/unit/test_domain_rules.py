@@ -29,6 +29,7 @@ from domain.identity import (
 )
 from domain.journey import Journey
 from domain.party import MAX_PARTY_SIZE, TravelParty
+from domain.quarantine import OrderDecision
 from domain.site import FREE, HELD, OCCUPIED, Site
 from domain.stages import LINE, DestinationKind, RiskLevel, ScanOutcome, Stage
 from domain.transport import ARRIVED, BOARDING, CLOSED, DEPARTED, TransportRun, Vehicle
@@ -36,6 +37,11 @@ from domain.transport import ARRIVED, BOARDING, CLOSED, DEPARTED, TransportRun, 
 ENTRY = "CAN-T2"
 SECRET = b"\x01" * 32
 NOW = datetime(2020, 3, 28, 9, 30, tzinfo=UTC)
+DECISION = OrderDecision("14 days completed", "district notice 2020-12", "commander Li")
+
+
+def open_nothing(sealed: str) -> dict[str, Any]:
+    raise AssertionError("an order without tests has no result to open")
 
 
 # -- builders -------------------------------------------------------------------------------
@@ -201,7 +207,7 @@ WRONG_STAGE_COMMANDS: dict[str, StepCommand] = {
     "arrive": lambda j, r, s: j.arrive(r.id, ctx()),
     "check_in": lambda j, r, s: j.check_in(s.id, f"scan-{uuid4()}", ctx()),
     "start_quarantine": lambda j, r, s: j.start_quarantine(NOW.date() + timedelta(14), ctx()),
-    "release": lambda j, r, s: j.release(ctx()),
+    "release": lambda j, r, s: j.release(DECISION, NOW.date(), ctx(), open_nothing),
 }
 # The stage each command needs; every other stage must refuse it.
 NEEDS = {
@@ -232,7 +238,7 @@ def journey_at(stage: Stage) -> tuple[Journey, Site, TransportRun]:
         lambda: journey.arrive(run.id, ctx()),
         lambda: journey.check_in(site.id, "scan-2", ctx()),
         lambda: journey.start_quarantine(NOW.date() + timedelta(14), ctx()),
-        lambda: journey.release(ctx()),
+        lambda: journey.release(DECISION, NOW.date(), ctx(), open_nothing),
     ]
     for step in steps[: LINE.index(stage)]:
         step()
@@ -324,7 +330,7 @@ def test_the_whole_line_in_order_with_custody_at_each_leg() -> None:
     assert run.status == CLOSED
 
     journey.start_quarantine(NOW.date() + timedelta(days=14), ctx())
-    journey.release(ctx())
+    journey.release(DECISION, NOW.date() + timedelta(days=14), ctx(), open_nothing)
     assert stage_of(journey) is Stage.RELEASED
     assert journey.is_closed
     assert custody_of(journey) == (None, None)

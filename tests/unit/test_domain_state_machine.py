@@ -53,6 +53,7 @@ from domain.errors import DomainError, RuleBroken
 from domain.identity import identity_key
 from domain.journey import Journey
 from domain.party import TravelParty
+from domain.quarantine import OrderDecision
 from domain.site import FREE, Site
 from domain.stages import DestinationKind, RiskLevel, ScanOutcome, Stage
 from domain.transport import (
@@ -123,6 +124,13 @@ ROOM = st.sampled_from(["", "", "101", "102", "999", "taken", "taken"])
 CUSTODIANS = ["", "blank", "desk", "other-desk", "escort", "other-escort", "receiver", "hospital"]
 OFFERED_TO = st.sampled_from(CUSTODIANS)
 ACCEPTED_BY = st.sampled_from(["standing"] * 4 + CUSTODIANS)  # mostly the one offered
+
+
+RELEASE = OrderDecision("order completed", "notice 7", "commander Li")
+
+
+def open_result(sealed: str) -> dict[str, Any]:
+    return {"outcome": sealed.removeprefix("v1:")}
 
 
 def ctx(role: str = "dispatcher") -> Context:
@@ -494,19 +502,38 @@ class DomainLineMachine(RuleBasedStateMachine):
             assert now.custodian == custody.receiver(now.site_id)
 
     def _start_quarantine(self, journey_id: UUID, days: int) -> None:
-        """Mirrors TrackingApp.start_quarantine."""
+        """Mirrors TrackingApp.start_quarantine (the district's schedule: days 1, 4, 7, 14)."""
         def decide(w: World) -> None:
             journey = w.journeys[journey_id]
             attempt(journey, journey.start_quarantine, NOW.date() + timedelta(days=days),
-                    ctx("receiver"))
+                    ctx("receiver"), starts_on=NOW.date(), legal_basis="notice 7",
+                    test_days=(1, 4, 7, 14))
 
         self._command(decide)
 
-    def _release(self, journey_id: UUID) -> None:
-        """Mirrors TrackingApp.release."""
+    def _record_test(self, journey_id: UUID, day: int, outcome: str, correction: str) -> None:
+        """Mirrors TrackingApp.record_test_result; the "sealed" result names its outcome."""
         def decide(w: World) -> None:
             journey = w.journeys[journey_id]
-            attempt(journey, journey.release, ctx("receiver"))
+            attempt(journey, journey.record_test_result, day, f"v1:{outcome}", ctx("receiver"),
+                    correction)
+
+        self._command(decide)
+
+    def _release(self, journey_id: UUID, days_in: int = 0) -> None:
+        """Mirrors TrackingApp.release, `days_in` days after the order started."""
+        on = NOW.date() + timedelta(days=days_in)
+
+        def decide(w: World) -> None:
+            journey = w.journeys[journey_id]
+            tests = dict(journey.tests)
+            attempt(journey, journey.release, RELEASE, on, ctx("receiver"), open_result)
+            if journey.stage is Stage.RELEASED:
+                # Released only with every test due by then recorded, none of them positive.
+                assert journey.quarantine_starts_on is not None
+                due = [d for d in tests if journey.quarantine_starts_on + timedelta(d - 1) <= on]
+                assert all(tests[d] is not None for d in due), tests
+                assert not any(r == "v1:positive" for r in tests.values()), tests
             free_if_party_closed(w, journey, "released")
 
         self._command(decide)
@@ -585,6 +612,7 @@ class DomainLineMachine(RuleBasedStateMachine):
             elif stage is Stage.CHECKED_IN:
                 self._start_quarantine(journey_id, 14)
             elif stage is Stage.UNDER_QUARANTINE:
+                self._record_test(journey_id, 1, "negative", "")
                 self._release(journey_id)
 
     def _open_run(self, plate: str) -> UUID | None:
@@ -751,9 +779,15 @@ class DomainLineMachine(RuleBasedStateMachine):
     def start_quarantine(self, j: int, days: int) -> None:
         self._start_quarantine(self._jid(j, Stage.CHECKED_IN), days)
 
-    @rule(j=JOURNEY)
-    def release(self, j: int) -> None:
-        self._release(self._jid(j, Stage.UNDER_QUARANTINE))
+    @rule(j=JOURNEY, days_in=st.sampled_from([0, 0, 3, 13, 14]))
+    def release(self, j: int, days_in: int) -> None:
+        self._release(self._jid(j, Stage.UNDER_QUARANTINE), days_in)
+
+    @rule(j=JOURNEY, day=st.sampled_from([1, 1, 4, 7, 14, 0, 15]),
+          outcome=st.sampled_from(["negative", "negative", "positive", "inconclusive"]),
+          correction=st.sampled_from(["", "", "lab mix-up"]))
+    def record_test(self, j: int, day: int, outcome: str, correction: str) -> None:
+        self._record_test(self._jid(j, Stage.UNDER_QUARANTINE), day, outcome, correction)
 
     # -- rules: exits -----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ window.BoardRender = (() => {
     door_to_door: ["车门到房门", "Car door to room door", "上车 → 入住", "boarded → checked in"],
     overall: ["全流程", "The whole line", "筛查 → 入住", "screened → checked in"],
     vehicle_wait: ["车辆等待", "Vehicle waiting", "首位上车 → 发车", "first boarding → departure"],
+    to_survey: ["流调用时", "Time to survey", "入住 → 流调", "checked in → surveyed"],
   };
   const DIMENSIONS = {
     entry_point: ["入境点", "Entry point"],
