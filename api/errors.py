@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from domain.errors import InvalidInput, NotFound, RuleBroken
-from tracking.errors import Busy, IdempotencyKeyReused, StoreUnavailable
+from tracking.errors import AccessNotRecorded, Busy, IdempotencyKeyReused, StoreUnavailable
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = "2"
@@ -31,6 +31,7 @@ def install_error_handlers(app: FastAPI) -> None:
         psycopg.OperationalError,
     ):
         app.add_exception_handler(unavailable, _store_unavailable)
+    app.add_exception_handler(AccessNotRecorded, _access_not_recorded)
 
 
 def _status(code: int):  # type: ignore[no-untyped-def]
@@ -47,6 +48,12 @@ async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
         {"detail": "the database is not answering; please retry shortly"},
         status_code=503,
         headers={"Retry-After": RETRY_AFTER_S},
+    )
+
+
+async def _access_not_recorded(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": str(exc)}, status_code=503, headers={"Retry-After": RETRY_AFTER_S}
     )
 
 

@@ -30,14 +30,17 @@ NOT_CHECKED_IN = "not_checked_in"  # boarded, not checked in at the destination
 NOT_HANDED_OVER = "not_handed_over"  # the vehicle arrived, passengers not handed over
 CUSTODY_NOT_ACCEPTED = "custody_not_accepted"  # custody offered, not accepted
 OFF_ROUTE = "off_route"  # scanned at the wrong vehicle or the wrong site
+SURVEY_OVERDUE = "survey_overdue"  # checked in, not surveyed within the survey's SLA
 KINDS: tuple[str, ...] = (
-    NOT_BOARDED, NOT_CHECKED_IN, NOT_HANDED_OVER, CUSTODY_NOT_ACCEPTED, OFF_ROUTE
+    NOT_BOARDED, NOT_CHECKED_IN, NOT_HANDED_OVER, CUSTODY_NOT_ACCEPTED, OFF_ROUTE, SURVEY_OVERDUE
 )
 OPEN, CLEARED = "open", "cleared"
 
 # From the car door until the room door (or the hospital) the traveller is on the road.
 ON_BOARD = frozenset({Stage.BOARDED.value, Stage.IN_TRANSIT.value, Stage.ARRIVED.value})
 CLOSED = frozenset(s.value for s in Stage if s.is_closed)
+# Past the room door: where the survey's clock runs until the first survey.
+AT_THE_DESTINATION = frozenset({Stage.CHECKED_IN.value, Stage.UNDER_QUARANTINE.value})
 # The handoff of a misdirected scan, and the stage that closes it when reached.
 OFF_ROUTE_CLOSED_BY = {"boarding": Stage.BOARDED, "check-in": Stage.CHECKED_IN}
 MAX_THRESHOLD_MINUTES = 7 * 24 * 60
@@ -52,6 +55,7 @@ class Thresholds:
     not_handed_over: int = 20
     custody_not_accepted: int = 15
     off_route: int = 0  # a scan at the wrong place is an alert at once
+    survey_overdue: int = 24 * 60
 
     def __post_init__(self) -> None:
         for kind in KINDS:
@@ -85,6 +89,8 @@ class JourneyFacts:
     offered_at: datetime | None = None
     off_route: str | None = None  # the handoff of a misdirected scan not yet put right
     off_route_at: datetime | None = None
+    checked_in_at: datetime | None = None
+    surveyed: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,8 @@ def journey_conditions(j: JourneyFacts) -> list[Condition]:
         add(CUSTODY_NOT_ACCEPTED, j.offered_at, j.offered_to)
     if j.off_route_at is not None:
         add(OFF_ROUTE, j.off_route_at, j.off_route or "")
+    if j.stage in AT_THE_DESTINATION and j.checked_in_at is not None and not j.surveyed:
+        add(SURVEY_OVERDUE, j.checked_in_at)
     return found
 
 
@@ -261,6 +269,8 @@ def closing_reason(
         if rank >= Stage.BOARDED.rank:
             return "boarded on the right vehicle"
         return "put right"
+    if alert.kind == SURVEY_OVERDUE and journey.surveyed:
+        return "surveyed"
     return "the loop closed"
 
 
@@ -281,6 +291,8 @@ def still_holds(
     if condition.kind == OFF_ROUTE:
         closed_by = OFF_ROUTE_CLOSED_BY.get(condition.detail)
         return closed_by is None or journey.stage.rank < closed_by.rank
+    if condition.kind == SURVEY_OVERDUE:
+        return journey.survey_risk is None
     return False
 
 
@@ -399,4 +411,7 @@ def message(kind: str, detail: str, threshold_minutes: int) -> str:
         if detail == "check-in":
             return "Scanned at the wrong destination at check-in"
         return "Scanned at the wrong place"
+    if kind == SURVEY_OVERDUE:
+        hours = f"{n // 60} hours" if n % 60 == 0 else f"{n} minutes"
+        return f"Checked in but not surveyed within {hours}"
     return kind

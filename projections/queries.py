@@ -358,11 +358,13 @@ def read_alert_facts(store: SideStore) -> AlertFacts:
             position = _position(cur)[0]
             cur.execute(
                 "SELECT journey_id, stage, entered_at, entry_point, run_id, site_id, "  # noqa: S608
-                "boarded_at, offered_to, offered_at, off_route, off_route_at "
+                "boarded_at, offered_to, offered_at, off_route, off_route_at, checked_in_at, "
+                "surveyed_at "
                 f"FROM journey_stage WHERE stage IN ({marks}) OR offered_to IS NOT NULL "
-                "OR off_route_at IS NOT NULL OR journey_id IN "
+                "OR off_route_at IS NOT NULL OR (surveyed_at IS NULL AND stage IN (?, ?)) "
+                "OR journey_id IN "
                 "(SELECT journey_id FROM alerts WHERE status = ? AND journey_id IS NOT NULL)",
-                (*_OPEN_LOOP_STAGES, alerts.OPEN),
+                (*_OPEN_LOOP_STAGES, *sorted(alerts.AT_THE_DESTINATION), alerts.OPEN),
             )
             journeys = tuple(
                 JourneyFacts(
@@ -371,9 +373,10 @@ def read_alert_facts(store: SideStore) -> AlertFacts:
                     boarded_at=_maybe_moment(boarded), offered_to=offered_to,
                     offered_at=_maybe_moment(offered_at), off_route=off_route,
                     off_route_at=_maybe_moment(off_route_at),
+                    checked_in_at=_maybe_moment(checked_in), surveyed=surveyed is not None,
                 )
                 for (j, stage, entered, entry_point, run, site, boarded, offered_to, offered_at,
-                     off_route, off_route_at) in cur.fetchall()
+                     off_route, off_route_at, checked_in, surveyed) in cur.fetchall()
             )
             cur.execute(
                 "SELECT run_id, status, status_at, entry_point, plate, "

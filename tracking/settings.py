@@ -67,6 +67,7 @@ class Settings:
             not_checked_in=self.alert_not_checked_in_minutes,
             not_handed_over=self.alert_not_handed_over_minutes,
             custody_not_accepted=self.alert_custody_offer_minutes,
+            survey_overdue=self.survey_sla_hours * 60,
         )
 
     @property
@@ -159,8 +160,11 @@ def _hours(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 24 * 14:
-        raise SettingsError(f"{name} must be a whole number of hours from 1 to 336, not {raw!r}")
+    if not raw.isdigit() or not 1 <= int(raw) * 60 <= MAX_THRESHOLD_MINUTES:
+        raise SettingsError(
+            f"{name} must be a whole number of hours from 1 to {MAX_THRESHOLD_MINUTES // 60}, "
+            f"not {raw!r}"
+        )
     return int(raw)
 
 

@@ -48,7 +48,7 @@ class TravelStop(BaseModel):
     @field_validator("place")
     @classmethod
     def _place(cls, value: str) -> str:
-        return _checked(clean_name, value)
+        return checked(clean_name, value)
 
     @model_validator(mode="after")
     def _dates(self) -> TravelStop:
@@ -68,6 +68,8 @@ class TravellerDetails(BaseModel):
     nationality: str = Field(default="", max_length=3, description="ICAO code, e.g. CHN")
     phone: str = Field(min_length=3, max_length=30)
     flight: str = Field(default="", max_length=20, description="flight or vehicle number")
+    flight_seat: str = Field(default="", max_length=4, pattern=r"^(\d{1,3}[A-Ka-k]?)?$",
+                             description="seat on the flight, e.g. 23C, if known")
     came_from: str = Field(default="", max_length=100, description="city and country")
     travel_history: list[TravelStop] = Field(default_factory=list, max_length=20)
     destination_street: str = Field(default="", max_length=40, description="a street's code")
@@ -79,12 +81,12 @@ class TravellerDetails(BaseModel):
     @field_validator("name_native")
     @classmethod
     def _name(cls, value: str) -> str:
-        return _checked(clean_name, value)
+        return checked(clean_name, value)
 
     @field_validator("name_latin", "came_from", "destination_address", "flight")
     @classmethod
     def _optional_texts(cls, value: str) -> str:
-        return _checked(clean_name, value, max_length=200) if value.strip() else ""
+        return checked(clean_name, value, max_length=200) if value.strip() else ""
 
     @field_validator("doc_country", "nationality")
     @classmethod
@@ -97,7 +99,7 @@ class TravellerDetails(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str) -> str:
-        return _checked(e164_phone, value)
+        return checked(e164_phone, value)
 
     @field_validator("birth_date")
     @classmethod
@@ -114,7 +116,7 @@ class TravellerDetails(BaseModel):
     @model_validator(mode="after")
     def _document_and_destination(self) -> TravellerDetails:
         if self.doc_type == "prc_id":
-            self.doc_number = _checked(prc_resident_id, self.doc_number)
+            self.doc_number = checked(prc_resident_id, self.doc_number)
         if self.no_local_address and (self.destination_street or self.destination_address):
             raise ValueError(STREET_WITHOUT_ADDRESS)
         if self.destination_street and not self.destination_address:
@@ -126,7 +128,7 @@ class TravellerDetails(BaseModel):
         return Person(self.doc_type, self.doc_country, self.doc_number, details)
 
 
-def _checked(check: Any, value: str, **kwargs: Any) -> str:
+def checked(check: Any, value: str, **kwargs: Any) -> str:
     # pydantic reports ValueError next to the field; our checks speak InvalidInput.
     try:
         result: str = check(value, **kwargs)

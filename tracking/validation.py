@@ -42,6 +42,16 @@ def clean_name(value: str, *, max_length: int = 100) -> str:
     return name
 
 
+def clean_text(value: str, *, max_length: int = 2000) -> str:
+    """NFC-normalised free text (a note): like a name, but it may run over several lines."""
+    lines = [clean_name(line, max_length=max_length) if line.strip() else ""
+             for line in value.replace("\r\n", "\n").split("\n")]
+    text = "\n".join(lines).strip()
+    if len(text) > max_length:
+        raise InvalidInput(TOO_LONG)
+    return text
+
+
 def e164_phone(value: str, default_region: str = "CN") -> str:
     try:
         number = phonenumbers.parse(value, default_region)

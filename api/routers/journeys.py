@@ -1,8 +1,9 @@
-"""Commands on one journey, from screening to release, and its timeline."""
+"""Commands on one journey, from screening to the room door, its exits before the car door,
+and its timeline. The care side is in routers/survey.py, quarantine.py and transfers.py."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -21,15 +22,11 @@ Screener = Annotated[StaffMember, Depends(allow(Role.SCREENER))]
 Dispatcher = Annotated[StaffMember, Depends(allow(Role.DISPATCHER))]
 Escort = Annotated[StaffMember, Depends(allow(Role.ESCORT))]
 Receiver = Annotated[StaffMember, Depends(allow(Role.RECEIVER))]
-Surveyor = Annotated[StaffMember, Depends(allow(Role.SURVEYOR, Role.COMMANDER))]
 Handler = Annotated[
     StaffMember,
     Depends(allow(Role.SCREENER, Role.DISPATCHER, Role.ESCORT, Role.RECEIVER, Role.COMMANDER)),
 ]
 Taker = Annotated[StaffMember, Depends(allow(Role.SCREENER, Role.ESCORT, Role.RECEIVER))]
-QuarantineStaff = Annotated[
-    StaffMember, Depends(allow(Role.RECEIVER, Role.SURVEYOR, Role.COMMANDER))
-]
 Exiting = Annotated[
     StaffMember,
     Depends(allow(Role.SCREENER, Role.DISPATCHER, Role.RECEIVER, Role.SURVEYOR, Role.COMMANDER)),
@@ -115,16 +112,7 @@ class AcceptCustody(FieldFacts):
     custodian: str = Field(pattern=r"^(desk|escort|receiver):[A-Za-z0-9-]{1,40}$")
 
 
-class RecordSurvey(FieldFacts):
-    risk: RiskLevel
-    answers: dict[str, Any] = Field(default_factory=dict)
-
-
-class StartQuarantine(FieldFacts):
-    planned_end: date
-
-
-def _ctx(member: StaffMember, facts: FieldFacts) -> Any:
+def field_context(member: StaffMember, facts: FieldFacts) -> Any:
     occurred: datetime | None = facts.occurred_at
     return context_for(member, facts.where, occurred)
 
@@ -165,7 +153,7 @@ def screen(
         body.temperature,
         body.symptomatic,
         body.sample_taken,
-        _ctx(who, body),
+        field_context(who, body),
         idem,
     )
 
@@ -174,21 +162,21 @@ def screen(
 def assign_destination(
     journey_id: UUID, body: AssignDestination, app: AppDep, who: Dispatcher, idem: IdempotencyDep
 ) -> dict[str, Any]:
-    return app.assign_destination(journey_id, body.site, _ctx(who, body), body.room, idem)
+    return app.assign_destination(journey_id, body.site, field_context(who, body), body.room, idem)
 
 
 @router.post("/{journey_id}/destination/withdrawal")
 def withdraw_destination(
     journey_id: UUID, body: WithReason, app: AppDep, who: Dispatcher, idem: IdempotencyDep
 ) -> dict[str, Any]:
-    return app.withdraw_destination(journey_id, body.reason, _ctx(who, body), idem)
+    return app.withdraw_destination(journey_id, body.reason, field_context(who, body), idem)
 
 
 @router.post("/{journey_id}/seats")
 def assign_seats(
     journey_id: UUID, body: AssignSeats, app: AppDep, who: Dispatcher, idem: IdempotencyDep
 ) -> dict[str, Any]:
-    return app.assign_seats(journey_id, body.run_id, _ctx(who, body), idem)
+    return app.assign_seats(journey_id, body.run_id, field_context(who, body), idem)
 
 
 @router.post("/{journey_id}/dispatch")
@@ -196,7 +184,7 @@ def dispatch(
     journey_id: UUID, body: Dispatch, app: AppDep, who: Dispatcher, idem: IdempotencyDep
 ) -> dict[str, Any]:
     return app.dispatch(
-        journey_id, _ctx(who, body), (body.site or "").strip(), (body.room or "").strip(),
+        journey_id, field_context(who, body), (body.site or "").strip(), (body.room or "").strip(),
         body.run_id, idem,
     )
 
@@ -205,14 +193,14 @@ def dispatch(
 def reassign_seats(
     journey_id: UUID, body: ReassignSeats, app: AppDep, who: Dispatcher, idem: IdempotencyDep
 ) -> dict[str, Any]:
-    return app.reassign_seats(journey_id, body.run_id, body.reason, _ctx(who, body), idem)
+    return app.reassign_seats(journey_id, body.run_id, body.reason, field_context(who, body), idem)
 
 
 @router.post("/{journey_id}/seats/withdrawal")
 def withdraw_seats(
     journey_id: UUID, body: WithReason, app: AppDep, who: Dispatcher, idem: IdempotencyDep
 ) -> dict[str, Any]:
-    return app.withdraw_seats(journey_id, body.reason, _ctx(who, body), idem)
+    return app.withdraw_seats(journey_id, body.reason, field_context(who, body), idem)
 
 
 @router.post("/{journey_id}/boarding")
@@ -220,7 +208,7 @@ def scan_boarding(
     journey_id: UUID, body: ScanBoarding, app: AppDep, who: Escort, idem: IdempotencyDep
 ) -> dict[str, Any]:
     return app.scan_boarding(
-        journey_id, body.run_id, body.scan_id, _ctx(who, body), idem,
+        journey_id, body.run_id, body.scan_id, field_context(who, body), idem,
         off_route_only=body.off_route,
     )
 
@@ -230,7 +218,8 @@ def scan_check_in(
     journey_id: UUID, body: ScanCheckIn, app: AppDep, who: Receiver, idem: IdempotencyDep
 ) -> dict[str, Any]:
     return app.scan_check_in(
-        journey_id, body.site, body.scan_id, _ctx(who, body), idem, off_route_only=body.off_route
+        journey_id, body.site, body.scan_id, field_context(who, body), idem,
+        off_route_only=body.off_route,
     )
 
 
@@ -238,57 +227,25 @@ def scan_check_in(
 def offer_custody(
     journey_id: UUID, body: OfferCustody, app: AppDep, who: Handler, idem: IdempotencyDep
 ) -> dict[str, Any]:
-    return app.offer_custody(journey_id, body.offered_to, _ctx(who, body), idem)
+    return app.offer_custody(journey_id, body.offered_to, field_context(who, body), idem)
 
 
 @router.post("/{journey_id}/custody/acceptance")
 def accept_custody(
     journey_id: UUID, body: AcceptCustody, app: AppDep, who: Taker, idem: IdempotencyDep
 ) -> dict[str, Any]:
-    return app.accept_custody(journey_id, body.custodian, _ctx(who, body), idem)
-
-
-@router.post("/{journey_id}/survey")
-def record_survey(
-    journey_id: UUID, body: RecordSurvey, app: AppDep, who: Surveyor, idem: IdempotencyDep
-) -> dict[str, Any]:
-    return app.record_survey(journey_id, body.risk, body.answers, _ctx(who, body), idem)
-
-
-@router.post("/{journey_id}/quarantine")
-def start_quarantine(
-    journey_id: UUID,
-    body: StartQuarantine,
-    app: AppDep,
-    who: QuarantineStaff,
-    idem: IdempotencyDep,
-) -> dict[str, Any]:
-    return app.start_quarantine(journey_id, body.planned_end, _ctx(who, body), idem)
-
-
-@router.post("/{journey_id}/release")
-def release(
-    journey_id: UUID, body: FieldFacts, app: AppDep, who: QuarantineStaff, idem: IdempotencyDep
-) -> dict[str, Any]:
-    return app.release(journey_id, _ctx(who, body), idem)
-
-
-@router.post("/{journey_id}/hospital-referral")
-def refer_to_hospital(
-    journey_id: UUID, body: WithReason, app: AppDep, who: Exiting, idem: IdempotencyDep
-) -> dict[str, Any]:
-    return app.refer_to_hospital(journey_id, body.reason, _ctx(who, body), idem)
+    return app.accept_custody(journey_id, body.custodian, field_context(who, body), idem)
 
 
 @router.post("/{journey_id}/no-show")
 def mark_no_show(
     journey_id: UUID, body: FieldFacts, app: AppDep, who: Exiting, idem: IdempotencyDep
 ) -> dict[str, Any]:
-    return app.mark_no_show(journey_id, _ctx(who, body), idem)
+    return app.mark_no_show(journey_id, field_context(who, body), idem)
 
 
 @router.post("/{journey_id}/cancellation")
 def cancel(
     journey_id: UUID, body: WithReason, app: AppDep, who: Exiting, idem: IdempotencyDep
 ) -> dict[str, Any]:
-    return app.cancel(journey_id, body.reason, _ctx(who, body), idem)
+    return app.cancel(journey_id, body.reason, field_context(who, body), idem)

@@ -38,6 +38,7 @@ window.DispatchWords = (() => {
     not_handed_over: ["未交接", "Not handed over"],
     custody_not_accepted: ["监护未接收", "Custody not accepted"],
     off_route: ["偏离路线", "Off route"],
+    survey_overdue: ["流调超时", "Survey overdue"],
   };
   // domain/dispatch.py's reason codes; an unknown code falls back to the API's English text.
   const REASONS = {
