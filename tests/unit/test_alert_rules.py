@@ -26,6 +26,7 @@ from domain.alerts import (
     NOT_CHECKED_IN,
     NOT_HANDED_OVER,
     OFF_ROUTE,
+    SURVEY_OVERDUE,
     Alert,
     Condition,
     JourneyFacts,
@@ -68,6 +69,9 @@ def journey_with_loop(kind: str, since: datetime) -> JourneyFacts:
     if kind == CUSTODY_NOT_ACCEPTED:
         return JourneyFacts(jid, "screened", at(-1000), "EP", offered_to="desk:EP-2",
                             offered_at=since)
+    if kind == SURVEY_OVERDUE:
+        return JourneyFacts(jid, "under_quarantine", at(-1000), "EP", site_id=SITE,
+                            checked_in_at=since)
     assert kind == OFF_ROUTE
     return JourneyFacts(jid, "destination_assigned", at(-1000), "EP", site_id=SITE,
                         off_route="boarding", off_route_at=since)
