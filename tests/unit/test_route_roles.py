@@ -21,6 +21,7 @@ PUBLIC = {
     ("GET", "/admin/posters"),
     ("GET", "/scan"),
     ("GET", "/dispatch"),
+    ("GET", "/survey"),
     ("GET", "/board"),  # the page shell; its data and websocket check the role
     ("GET", "/openapi.json"),
 }
