@@ -1,11 +1,13 @@
-"""A traveller's stage in plain words, in their language: where they are and what happens next."""
+"""A traveller's stage in plain words, in their language: where they are and what happens next,
+and their quarantine order with its dates."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from api.i18n import Language
-from tracking.travellers import TravellerStatus
+from tracking.travellers import TravellerOrder, TravellerStatus
 
 # msgids with named placeholders; translators may reorder them.
 NOW = {
@@ -62,3 +64,63 @@ def describe(status: TravellerStatus, lang: Language) -> StatusWords:
         "end": lang.format_date(status.planned_end) if status.planned_end else "",
     }
     return StatusWords(now=_(NOW[status.stage]) % values, next=_(NEXT[status.stage]))
+
+
+@dataclass(frozen=True)
+class TestDayWords:
+    day: int
+    due_on: str  # the date in the traveller's language ("" for an order without dates)
+    done: bool
+
+
+@dataclass(frozen=True)
+class ChangeWords:
+    """One decision on the order, its dates in the traveller's language. The sentence itself
+    ("Extended on … from … to …") is a message of the page, chosen by `kind`."""
+
+    kind: str  # started, extended, shortened, released
+    on: str
+    previous_end: str
+    planned_end: str
+    legal_basis: str
+    decided_by: str
+    reason: str
+    early: bool
+
+
+@dataclass(frozen=True)
+class OrderWords:
+    starts_on: str
+    planned_end: str
+    legal_basis: str
+    tests: tuple[TestDayWords, ...]
+    changes: tuple[ChangeWords, ...]
+    released_on: str
+    running: bool  # in force: its end and test days still to come are worth showing
+
+
+def describe_order(order: TravellerOrder | None, lang: Language) -> OrderWords | None:
+    """The traveller's quarantine order with its dates in their language (None before it
+    started). Test days say only whether they are done, never a result."""
+    if order is None:
+        return None
+
+    def day(value: date | None) -> str:
+        return lang.format_date(value) if value else ""
+
+    return OrderWords(
+        starts_on=day(order.starts_on),
+        planned_end=day(order.planned_end),
+        legal_basis=order.legal_basis,
+        tests=tuple(TestDayWords(t.day, day(t.due_on), t.done) for t in order.tests),
+        changes=tuple(
+            ChangeWords(
+                kind=c.kind, on=day(c.on), previous_end=day(c.previous_end),
+                planned_end=day(c.planned_end), legal_basis=c.legal_basis,
+                decided_by=c.decided_by, reason=c.reason, early=c.early,
+            )
+            for c in order.changes
+        ),
+        released_on=day(order.released_on),
+        running=order.running,
+    )

@@ -20,8 +20,10 @@ from tracking.traveller_details import TravellerDetails
 
 PERSON_FIELDS = (
     "doc_type", "doc_country", "doc_number", "name_native", "name_latin", "sex",
-    "birth_date", "nationality", "temperature",
+    "birth_date", "nationality", "flight_seat", "temperature",
 )
+# Person fields that belong to one trip: pre-filled only when completing that trip.
+TRIP_PERSON_FIELDS = ("flight_seat",)
 SHARED_FIELDS = (
     "phone", "flight", "came_from", "destination_street", "destination_address",
     "no_local_address",
@@ -38,6 +40,7 @@ NOT_A_NUMBER = "this is not a number"
 OUT_OF_RANGE = "this is outside the possible range"
 CHOOSE_ONE = "choose one of the options"
 NOT_VALID = "this value is not valid"
+NOT_A_SEAT = "this is not a seat number: a row and a letter, e.g. 23C"
 _BY_ERROR_TYPE = {
     "missing": REQUIRED,
     "string_too_long": validation.TOO_LONG,
@@ -52,6 +55,11 @@ _BY_ERROR_TYPE = {
     "less_than_equal": OUT_OF_RANGE,
     "literal_error": CHOOSE_ONE,
     "enum": CHOOSE_ONE,
+}
+# Where a field says more than the error type can.
+_BY_FIELD_AND_ERROR_TYPE = {
+    ("flight_seat", "string_pattern_mismatch"): NOT_A_SEAT,
+    ("flight_seat", "string_too_long"): NOT_A_SEAT,
 }
 # Rules that span fields say which field the traveller should look at.
 _FIELD_OF_RULE = {
@@ -125,6 +133,7 @@ class TravellerForm:
                 name = f"h{row}-{loc[2] if len(loc) > 2 else _FIELD_OF_RULE.get(message, 'place')}"
             else:
                 target = loc[0] if loc else _FIELD_OF_RULE.get(message, "doc_number")
+                message = _BY_FIELD_AND_ERROR_TYPE.get((target, problem.get("type")), message)
                 name = target if target in SHARED_FIELDS else f"t{i}-{target}"
             self.errors.setdefault(name, message)
 
@@ -132,6 +141,8 @@ class TravellerForm:
         """Put what we already know into person i (and, for the lead, the shared fields)."""
         for key in PERSON_FIELDS:
             if key in ("doc_type", "doc_country", "doc_number"):
+                continue
+            if key in TRIP_PERSON_FIELDS and not with_trip:
                 continue
             if details.get(key) not in (None, ""):
                 self.people[i][key] = str(details[key])

@@ -23,6 +23,8 @@ from domain.stages import BEFORE_CAR_DOOR, DestinationKind, RiskLevel, ScanOutco
 # The role of a traveller acting on their own record (no staff account).
 TRAVELLER = "traveller"
 SOURCES = ("traveller", "manifest")
+# Seals health data with the traveller's own key (the application holds it).
+Seal = Callable[[dict[str, Any]], str]
 NOT_OFF_ROUTE_NOW = (
     "this scan was sent to record a traveller off their route, but they are no longer off it "
     "here: nothing was recorded; scan them again and follow what the scanner says"
@@ -132,7 +134,7 @@ class Journey(Aggregate):
     class QuarantineExtended(Aggregate.Event):
         planned_end: date
         previous_end: date
-        reason: str
+        reason: str  # sealed: why may be medical
         legal_basis: str
         decided_by: str
         added_tests: list[int]
@@ -142,7 +144,7 @@ class Journey(Aggregate):
     class QuarantineShortened(Aggregate.Event):
         planned_end: date
         previous_end: date
-        reason: str
+        reason: str  # sealed
         legal_basis: str
         decided_by: str
         added_tests: list[int]
@@ -151,13 +153,15 @@ class Journey(Aggregate):
 
     class TestResultRecorded(Aggregate.Event):
         test_day: int
-        result: str  # sealed: outcome, kind of test, when the sample was taken, a note
-        correction_reason: str
+        # Sealed: outcome, kind of test, when the sample was taken, a note, and for a
+        # correction of an earlier result, why.
+        result: str
+        correction: bool
         ctx: Context
 
     class Released(Aggregate.Event):
         ctx: Context
-        reason: str = ""
+        reason: str = ""  # sealed
         legal_basis: str = ""
         decided_by: str = ""
         early: bool = False
@@ -443,7 +447,10 @@ class Journey(Aggregate):
             legal_basis=legal_basis.strip(), test_days=days,
         )
 
-    def extend_quarantine(self, planned_end: date, decision: OrderDecision, ctx: Context) -> None:
+    def extend_quarantine(
+        self, planned_end: date, decision: OrderDecision, ctx: Context, seal: Seal
+    ) -> None:
+        """`seal` seals the reason with the traveller's key: it may be medical."""
         self._require(Stage.UNDER_QUARANTINE, doing="extend the quarantine")
         assert self.planned_end is not None
         if planned_end <= self.planned_end:
@@ -453,13 +460,14 @@ class Journey(Aggregate):
             )
         change = self._rescheduled(planned_end)
         self._quarantine_extended(
-            planned_end=planned_end, previous_end=self.planned_end, reason=decision.reason,
+            planned_end=planned_end, previous_end=self.planned_end,
+            reason=seal({"reason": decision.reason}),
             legal_basis=decision.legal_basis, decided_by=decision.decided_by,
             added_tests=change.added, dropped_tests=change.dropped, ctx=ctx,
         )
 
     def shorten_quarantine(
-        self, planned_end: date, decision: OrderDecision, on: date, ctx: Context
+        self, planned_end: date, decision: OrderDecision, on: date, ctx: Context, seal: Seal
     ) -> None:
         """End the order earlier, but not before `on` (today): an order that should already
         be over is ended by a release."""
@@ -474,7 +482,8 @@ class Journey(Aggregate):
             raise InvalidInput("the new end is in the past: release the traveller instead")
         change = self._rescheduled(planned_end)
         self._quarantine_shortened(
-            planned_end=planned_end, previous_end=self.planned_end, reason=decision.reason,
+            planned_end=planned_end, previous_end=self.planned_end,
+            reason=seal({"reason": decision.reason}),
             legal_basis=decision.legal_basis, decided_by=decision.decided_by,
             added_tests=change.added, dropped_tests=change.dropped, ctx=ctx,
         )
@@ -490,7 +499,8 @@ class Journey(Aggregate):
         self, test_day: int, result: str, ctx: Context, correction_reason: str = ""
     ) -> None:
         """A test's result (sealed by the caller: it is health data). A day that already has
-        a result is recorded again only as a correction, with its reason."""
+        a result is recorded again only as a correction, with its reason (which the caller
+        seals into the result)."""
         self._require(Stage.UNDER_QUARANTINE, doing="record a test result")
         if self.quarantine_starts_on is not None and self.planned_end is not None:
             length = quarantine.length_of(self.quarantine_starts_on, self.planned_end)
@@ -506,7 +516,7 @@ class Journey(Aggregate):
         if correction_reason and self.tests.get(test_day) is None:
             raise RuleBroken(f"the day {test_day} test has no result to correct")
         self._test_result_recorded(
-            test_day=test_day, result=result, correction_reason=correction_reason, ctx=ctx
+            test_day=test_day, result=result, correction=bool(correction_reason), ctx=ctx
         )
 
     def release(
@@ -515,9 +525,11 @@ class Journey(Aggregate):
         on: date,
         ctx: Context,
         open_sealed: Callable[[str], dict[str, Any]],
+        seal: Seal,
     ) -> None:
         """The order ends on `on`: every test due by then has a result and none is positive.
-        `open_sealed` opens a sealed test result (the caller holds the traveller's key)."""
+        `open_sealed` opens a sealed test result and `seal` seals the reason (the caller
+        holds the traveller's key)."""
         self._require(Stage.UNDER_QUARANTINE, doing="release")
         assert self.planned_end is not None
         outcomes = {
@@ -526,7 +538,7 @@ class Journey(Aggregate):
         }
         quarantine.check_release(self.tests, self.quarantine_starts_on, on, outcomes)
         self._released(
-            ctx=ctx, reason=decision.reason, legal_basis=decision.legal_basis,
+            ctx=ctx, reason=seal({"reason": decision.reason}), legal_basis=decision.legal_basis,
             decided_by=decision.decided_by, early=on < self.planned_end,
         )
 
@@ -690,7 +702,7 @@ class Journey(Aggregate):
 
     @event(TestResultRecorded)
     def _test_result_recorded(
-        self, test_day: int, result: str, correction_reason: str, ctx: Context
+        self, test_day: int, result: str, correction: bool, ctx: Context
     ) -> None:
         self.tests[test_day] = result
         self.tests = dict(sorted(self.tests.items()))

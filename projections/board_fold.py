@@ -36,6 +36,8 @@ ON_ROAD = frozenset(
 )
 CLOSED_VALUES = frozenset(s.value for s in CLOSED_STAGES)
 SURVEY_DUE = "survey_due"
+# The aggregates whose events the board shows (one delta each).
+BOARD_KINDS = frozenset({"journey", "site", "run", "vehicle", "entry_point", "alert"})
 COUNTERS = (SURVEY_DUE,)
 
 # (leg, the journey row's field the leg starts at) for each Journey event that ends legs.
@@ -190,6 +192,8 @@ class BoardFold:
             self._before = alert.kind if alert is not None and alert.status == alerts.OPEN else None
 
     def after(self, e: Event, recorded: str) -> None:
+        if e.kind not in BOARD_KINDS:
+            return  # reads of health data and hospital transfers change nothing on the board
         delta = Delta(e.position, self.previous, utc_iso(recorded) or recorded)
         self.previous = e.position
         handler = getattr(self, f"_{e.kind}", None)

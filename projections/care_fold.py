@@ -97,7 +97,7 @@ class CareFold:
         metric = DAILY_JOURNEY_METRICS.get(e.name)
         if e.name == Journey.SurveyRecorded.__name__ and self._surveyed_before is None:
             metric = SURVEYED  # the backlog and the report count first surveys
-        elif e.name == Journey.TestResultRecorded.__name__ and not e.state["correction_reason"]:
+        elif e.name == Journey.TestResultRecorded.__name__ and not e.state["correction"]:
             metric = TESTS_RECORDED
         if metric is not None:
             self._count(metric, e, row.entry_point, row.site_id)

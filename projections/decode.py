@@ -17,13 +17,13 @@ Json = Any
 # identity hash (it links journeys of one person), and what has its own timeline columns.
 NOT_IN_SUMMARY = frozenset(
     {"personal", "answers", "health", "identity_key", "ctx", "timestamp", "originator_topic"}
-    # A test's result (sealed) and why it was corrected; the keyed flight hash links travellers.
-    | {"result", "correction_reason", "flight_key", "flight_row"}
+    # A test's result (sealed); the keyed flight hash and seat row link travellers.
+    | {"result", "flight_key", "flight_row"}
     # Health data is for survey staff and commanders only (DESIGN.md §6), and every read of it
     # is audited: the views every staff role reads hold none of it.
     | {"temperature", "symptomatic", "sample_taken"}
 )
-# A referral's reason is a medical one; so may be the reasons a quarantine order changes.
+# A referral's reason is a medical one; the reasons a quarantine order changes are sealed.
 HEALTH_REASON_EVENTS = frozenset(
     {"ReferredToHospital", "QuarantineExtended", "QuarantineShortened", "Released"}
 )

@@ -22,6 +22,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, CanMutateAggregate
 from eventsourcing.persistence import JSONTranscoder
 
+from domain.audit import DataAccess
 from domain.context import Context
 from domain.errors import CapacityExhausted
 from domain.identity import IdentityRecord
@@ -31,6 +32,7 @@ from domain.quarantine import OrderDecision
 from domain.reference import EntryPoint
 from domain.site import Site
 from domain.stages import DestinationKind, RiskLevel
+from domain.transfer import HospitalTransfer
 from domain.transport import TransportRun, Vehicle
 from tracking.persistence import APP_NAME, store_env
 from tracking.receipts import CommandReceipt
@@ -84,6 +86,8 @@ class World:
     vehicles: list[Vehicle] = field(default_factory=list)
     runs: list[TransportRun] = field(default_factory=list)
     journeys: list[Journey] = field(default_factory=list)
+    transfers: list[HospitalTransfer] = field(default_factory=list)
+    accesses: list[DataAccess] = field(default_factory=list)
     unprojected_events: int = 0  # identity records, parties, command receipts
 
 
@@ -112,6 +116,9 @@ class Simulation:
             command_id=self._id(), actor=f"{role}-{self.rng.randint(1, 60):02d}", role=role,
             where=where, occurred_at=self.clock - timedelta(seconds=self.rng.randint(0, 600)),
         )
+
+    def _seal(self, data: dict[str, Any]) -> str:
+        return self._sealed()
 
     def _sealed(self) -> str:
         # Looks like the vault's ciphertext; tests check that it never reaches a view.
@@ -217,9 +224,15 @@ class Simulation:
                      self._ctx("screener", ep), lambda _: self._sealed())
             yield [j]
             if rng.random() < 0.03:
-                j.refer_to_hospital("fever at the desk", self._ctx("screener", ep))
+                ctx = self._ctx("screener", ep)
+                transfer = HospitalTransfer.request(j.id, ep, f"desk:{ep}", "", "urgent", ctx)
+                j.refer_to_hospital("fever at the desk", ctx)
                 party.remove(j)
-                yield [j]
+                self.world.transfers.append(transfer)
+                yield [j, transfer]
+                if rng.random() < 0.5:  # the 120 ambulance took them; dispatch cancels
+                    transfer.cancel("taken by 120", self._ctx("dispatcher", ep))
+                    yield [transfer]
 
     def _dispatch(self, party: list[Journey], ep: str) -> Iterator[list[Aggregate]]:
         """A room or home place for the party; some change, some never show up or cancel."""
@@ -329,15 +342,19 @@ class Simulation:
                                legal_basis="drill", test_days=(1, 4, 7, 14))
             yield [j]
             if rng.random() < 0.6:
-                j.record_survey(rng.choice(list(RiskLevel)), self._sealed(),
-                                self._ctx("surveyor", where))
+                surveyor = self._ctx("surveyor", where)
+                read = DataAccess.record(j.id, ["health", "survey"], "survey", surveyor)
+                self.world.accesses.append(read)
+                yield [read]
+                j.record_survey(rng.choice(list(RiskLevel)), self._sealed(), surveyor)
                 yield [j]
             change = rng.random()
             if change < 0.1:  # a contact of a case elsewhere: the order is extended
-                j.extend_quarantine(starts_on + timedelta(days=21), CHANGE, ctx)
+                j.extend_quarantine(starts_on + timedelta(days=21), CHANGE, ctx, self._seal)
                 yield [j]
             elif change < 0.15:  # new guidance: shorter orders
-                j.shorten_quarantine(starts_on + timedelta(days=10), CHANGE, starts_on, ctx)
+                j.shorten_quarantine(starts_on + timedelta(days=10), CHANGE, starts_on, ctx,
+                                     self._seal)
                 yield [j]
         for j in passengers:
             if rng.random() < 0.5:
@@ -346,7 +363,7 @@ class Simulation:
                 assert j.quarantine_starts_on is not None
                 j.release(CHANGE, j.quarantine_starts_on,
                           self._ctx("receiver", self._site(j).code),
-                          lambda _: {"outcome": "negative"})
+                          lambda _: {"outcome": "negative"}, self._seal)
                 yield [j, *self._free_if_party_closed(j)]
 
     def _free_if_party_closed(self, j: Journey) -> list[Aggregate]:

@@ -332,6 +332,9 @@ class TrackingApp(Application[UUID]):
                "changed_fields": sorted(set(changed_fields))},
         )
 
+    def _sealer(self, journey: Journey) -> Callable[[dict[str, Any]], str]:
+        return lambda data: self.vault.seal(journey.id, data)
+
     def _flight_of(self, details: dict[str, Any]) -> tuple[str, int | None]:
         """(keyed flight hash, seat row) for the survey's derived contacts."""
         return (
@@ -705,7 +708,9 @@ class TrackingApp(Application[UUID]):
         idempotency: Idempotency | None = None,
     ) -> Answer:
         return self._on_journey(
-            journey_id, lambda j: j.extend_quarantine(planned_end, decision, ctx), idempotency
+            journey_id,
+            lambda j: j.extend_quarantine(planned_end, decision, ctx, self._sealer(j)),
+            idempotency,
         )
 
     def shorten_quarantine(
@@ -718,7 +723,9 @@ class TrackingApp(Application[UUID]):
     ) -> Answer:
         return self._on_journey(
             journey_id,
-            lambda j: j.shorten_quarantine(planned_end, decision, self.today(), ctx),
+            lambda j: j.shorten_quarantine(
+                planned_end, decision, self.today(), ctx, self._sealer(j)
+            ),
             idempotency,
         )
 
@@ -733,13 +740,15 @@ class TrackingApp(Application[UUID]):
         correction_reason: str = "",
     ) -> Answer:
         """`result` (outcome, kind, when the sample was taken, a note) is health data: the
-        event holds it sealed with the traveller's key."""
+        event holds it sealed with the traveller's key, with the reason of a correction."""
         if result.get("outcome") not in quarantine.OUTCOMES:
             raise InvalidInput(f"a test outcome is one of: {', '.join(quarantine.OUTCOMES)}")
+        correction_reason = correction_reason.strip()
+        sealed = result | ({"correction_reason": correction_reason} if correction_reason else {})
         return self._on_journey(
             journey_id,
             lambda j: j.record_test_result(
-                test_day, self.vault.seal(j.id, result), ctx, correction_reason
+                test_day, self.vault.seal(j.id, sealed), ctx, correction_reason
             ),
             idempotency,
         )
@@ -753,7 +762,10 @@ class TrackingApp(Application[UUID]):
     ) -> Answer:
         return self._leave(
             journey_id,
-            lambda j: j.release(decision, self.today(), ctx, lambda s: self.vault.open(j.id, s)),
+            lambda j: j.release(
+                decision, self.today(), ctx, lambda s: self.vault.open(j.id, s),
+                self._sealer(j),
+            ),
             "released",
             idempotency,
         )

@@ -13,6 +13,7 @@ import typer
 from domain.errors import DomainError
 from domain.staff import Role
 from projections.cli import app as projections_app
+from projections.cli import report_app
 from projections.projector import Projector
 from projections.queries import read_alert_facts, read_reference
 from tracking.alerts import AlertMonitor
@@ -31,6 +32,7 @@ app = typer.Typer(help="Door-to-door tracking (车门到房门)", no_args_is_hel
 users = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 app.add_typer(users, name="users")
 app.add_typer(projections_app, name="projections", help="Read-side views.")
+app.add_typer(report_app, name="report", help="Reports: the commander's daily report.")
 
 
 def migrate_all(settings: Settings) -> None:

@@ -61,7 +61,7 @@ def quarantine_order(
             change |= {"legal_basis": e.legal_basis, "decided_by": e.decided_by,
                        "early": e.early}
         if with_reasons and not isinstance(e, Journey.QuarantineStarted):
-            change["reason"] = e.reason
+            change["reason"] = _reason(app, journey.id, e.reason)
         changes.append(change)
     starts = journey.quarantine_starts_on
     return {
@@ -80,6 +80,14 @@ def quarantine_order(
     }
 
 
+def _reason(app: TrackingApp, journey_id: UUID, sealed: str) -> str:
+    """A decision's reason, opened ("" for one recorded before reasons were sealed, or
+    erased)."""
+    if not sealed.startswith("v1:"):
+        return sealed
+    return str(app.vault.open(journey_id, sealed).get("reason", ""))
+
+
 def health_record(app: TrackingApp, journey_id: UUID) -> dict[str, Any]:
     """Everything health-related on the record, opened: for survey staff and commanders only,
     after the read was written to the access log."""
@@ -95,8 +103,8 @@ def health_record(app: TrackingApp, journey_id: UUID) -> dict[str, Any]:
             surveys.append({"risk": e.risk, "answers": app.vault.open(journey.id, e.answers),
                             **_who(e)})
         elif isinstance(e, Journey.TestResultRecorded):
-            tests.append({"day": e.test_day, **app.vault.open(journey.id, e.result),
-                          "correction_reason": e.correction_reason, **_who(e)})
+            tests.append({"day": e.test_day, "correction_reason": "",
+                          **app.vault.open(journey.id, e.result), **_who(e)})
     return {
         "journey_id": str(journey.id),
         "stage": journey.stage.value,

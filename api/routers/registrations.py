@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request
@@ -17,7 +17,7 @@ from api.deps import AppDep, IdempotencyDep, ServicesDep, context_for, public_ba
 from api.limits import Throttle, client_address
 from tracking.services import Services
 from tracking.traveller_details import DocumentType, TravellerDetails
-from tracking.travellers import prefill, traveller_status
+from tracking.travellers import TravellerOrder, prefill, traveller_status
 
 router = APIRouter(tags=["registration"])
 # Hundreds of travellers share the airport's address, so the address limit is generous; the
@@ -64,6 +64,45 @@ class KnownDetails(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class OrderTestOut(BaseModel):
+    day: int = Field(description="day of the order (day 1 is the day of the room door)")
+    due_on: date | None
+    done: bool = Field(description="whether the test is done; the result is never shown here")
+
+
+class OrderChangeOut(BaseModel):
+    kind: Literal["started", "extended", "shortened", "released"]
+    on: date = Field(description="the day the decision was made")
+    planned_end: date | None = Field(description="the end it set (none for a release)")
+    previous_end: date | None = Field(description="the end it replaced")
+    legal_basis: str
+    decided_by: str = Field(description="the official accountable for the decision")
+    reason: str
+    early: bool = Field(description="a release before the planned end")
+
+
+class QuarantineOrderOut(BaseModel):
+    starts_on: date | None = Field(description="day 1 of the order")
+    planned_end: date = Field(description="the day the traveller may leave")
+    legal_basis: str
+    released_on: date | None
+    tests: list[OrderTestOut]
+    changes: list[OrderChangeOut] = Field(description="every decision on the order, in order")
+
+    @classmethod
+    def of(cls, order: TravellerOrder) -> QuarantineOrderOut:
+        return cls(
+            starts_on=order.starts_on,
+            planned_end=order.planned_end,
+            legal_basis=order.legal_basis,
+            released_on=order.released_on,
+            tests=[OrderTestOut(day=t.day, due_on=t.due_on, done=t.done) for t in order.tests],
+            changes=[
+                OrderChangeOut.model_validate(c, from_attributes=True) for c in order.changes
+            ],
+        )
+
+
 class TravellerStatusOut(BaseModel):
     stage: str
     entry_point: str
@@ -73,6 +112,8 @@ class TravellerStatusOut(BaseModel):
     plate: str
     planned_end: date | None
     party_size: int
+    quarantine: QuarantineOrderOut | None = Field(
+        default=None, description="the quarantine order, once it has started")
 
 
 def document_key(doc_type: str, country: str, number: str) -> str:
@@ -133,13 +174,14 @@ def find_my_details(body: FindMyDetails, request: Request, app: AppDep) -> Known
 )
 def my_status(code: str, request: Request, services: ServicesDep) -> TravellerStatusOut:
     """The traveller's own status, by their personal code (unknown, expired and revoked
-    codes get the same 404)."""
+    codes get the same 404), with their quarantine order once it has started: its dates,
+    legal basis, test days (done or due, never a result) and every decision on it."""
     if not per_code_address.allows(client_address(request)):
         raise HTTPException(429, "too many requests; please wait a minute and try again")
     journey_id = services.codes.resolve(code)
     if journey_id is None:
         raise HTTPException(404, "this code does not work; ask the staff nearby for help")
-    status = traveller_status(services.app, journey_id)
+    status = traveller_status(services.app, journey_id, with_order=True)
     return TravellerStatusOut(
         stage=status.stage,
         entry_point=status.entry_point,
@@ -149,4 +191,5 @@ def my_status(code: str, request: Request, services: ServicesDep) -> TravellerSt
         plate=status.plate,
         planned_end=status.planned_end,
         party_size=status.party_size,
+        quarantine=QuarantineOrderOut.of(status.order) if status.order else None,
     )

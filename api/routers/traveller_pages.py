@@ -24,7 +24,7 @@ from api.routers.registrations import (
     per_document,
     per_phone,
 )
-from api.status_words import describe
+from api.status_words import describe, describe_order
 from api.traveller_form import MAX_MEMBERS, MAX_PLACES, TravellerForm
 from dashboard import TEMPLATES_DIR
 from domain.errors import DomainError, InvalidInput, NotFound
@@ -290,7 +290,7 @@ def personal_code_page(
     journey_id = services.codes.resolve(code)
     if journey_id is None:
         return _page(request, lang, "traveller/message.html", 404, message=CODE_UNKNOWN)
-    status = traveller_status(services.app, journey_id)
+    status = traveller_status(services.app, journey_id, with_order=True)
     base = public_base_url(services, request)
     others = [
         (services.codes.code_for(j), name_of(services.app, j))
@@ -306,6 +306,7 @@ def personal_code_page(
         qr=qr_svg(f"{base}/t/{code}", title=lang.gettext("your personal code")),
         traveller=status,
         words=describe(status, lang),
+        order=describe_order(status.order, lang),
         done=request.query_params.get("done", ""),
         family=others,
     )

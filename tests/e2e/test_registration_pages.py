@@ -313,3 +313,35 @@ def test_an_error_in_the_travel_history_is_shown_on_the_row_it_is_in(
     page = _submit(live, entry, data)
     assert page.status_code == 422
     assert _errors(page.text) == {"h2-left": "the date you left is before the date you arrived"}
+
+
+def test_each_traveller_gives_their_seat_and_a_bad_one_is_named_next_to_it(
+    live: Live, entry: str
+) -> None:
+    form = httpx.get(f"{live.url}/r/{entry}", headers={"Accept-Language": "zh-CN"})
+    assert "航班座位号（如知道）" in form.text and 'name="t0-flight_seat"' in form.text
+    tag = uuid4().hex[:6].upper()
+    data = _form(f"F{tag}1", street_of(entry), members="1", **{"t0-flight_seat": "23c"})
+    data |= {"t1-doc_type": "passport", "t1-doc_country": "GBR", "t1-doc_number": f"F{tag}2",
+             "t1-birth_date": "2015-03-04", "t1-name_native": "Leo Hart", "t1-flight_seat": "23D"}
+    code = _code_of(_submit(live, entry, data))
+    seats = ((f"F{tag}1", "1984-05-06", "23c"), (f"F{tag}2", "2015-03-04", "23D"))
+    for number, born, seat in seats:
+        found = httpx.post(f"{live.url}/api/registrations/lookup", json={
+            "doc_type": "passport", "doc_country": "GBR", "doc_number": number,
+            "birth_date": born}).json()
+        assert found["found"] and found["details"]["flight_seat"] == seat  # as given
+    assert _journey(live, _resolve(live, code)).flight_row == 23
+
+    before = event_count(live.settings)
+    bad = _form(f"F{tag}3", street_of(entry), **{"t0-flight_seat": "ABC"})
+    for lang, message in (
+        ("zh-CN", "这不是有效的座位号：应为排号加字母，例如 23C"),
+        ("en", "this is not a seat number: a row and a letter, e.g. 23C"),
+    ):
+        response = _submit(live, entry, bad, lang=lang)
+        assert response.status_code == 422
+        assert _errors(response.text) == {"t0-flight_seat": message}
+        assert 'aria-describedby="t0-flight_seat-hint t0-flight_seat-error"' in response.text
+        assert 'value="ABC"' in response.text
+    assert event_count(live.settings) == before

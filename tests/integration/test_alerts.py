@@ -19,7 +19,7 @@ import pytest
 from domain import alerts
 from domain.alerts import Alert
 from domain.journey import Journey
-from domain.stages import RiskLevel
+from domain.stages import RiskLevel, Stage
 from projections import synthetic
 from projections.projector import Projector
 from projections.queries import read_alert_facts, read_alerts, read_board, read_journey
@@ -118,7 +118,7 @@ def test_alerts_are_raised_past_their_thresholds_and_cleared_when_loops_close(
     board = read_board(store)
     assert board["alert_counts"] == {
         alerts.NOT_BOARDED: 2, alerts.NOT_CHECKED_IN: 0, alerts.NOT_HANDED_OVER: 0,
-        alerts.CUSTODY_NOT_ACCEPTED: 1, alerts.OFF_ROUTE: 0,
+        alerts.CUSTODY_NOT_ACCEPTED: 1, alerts.OFF_ROUTE: 0, alerts.SURVEY_OVERDUE: 0,
     }
     assert set(board["alerts"]) == {str(i) for i in raised}
     assert watch.sweep(start + timedelta(minutes=63)) == SweepResult()
@@ -313,7 +313,12 @@ def test_the_facts_alerts_read_match_the_saved_aggregates_and_their_events(
         on_the_road = journey.stage.value in {
             "seat_assigned", "boarded", "in_transit", "arrived"
         }
-        expected_in = on_the_road or journey.offered_to is not None or journey.id in off_route_at
+        # Past the room door and never surveyed: the survey's clock runs.
+        survey_due = journey.stage.value in alerts.AT_THE_DESTINATION and (
+            journey.survey_risk is None
+        )
+        expected_in = (on_the_road or journey.offered_to is not None
+                       or journey.id in off_route_at or survey_due)
         assert (row is not None) == expected_in, journey.id
         if row is None:
             continue
@@ -325,6 +330,9 @@ def test_the_facts_alerts_read_match_the_saved_aggregates_and_their_events(
         assert (row.offered_at is None) == (journey.offered_to is None)
         assert row.boarded_at == boarded_at.get(journey.id)
         assert row.off_route_at == off_route_at.get(journey.id)
+        assert row.surveyed == (journey.survey_risk is not None)
+        assert (row.checked_in_at is not None) == (journey.stage.rank >= Stage.CHECKED_IN.rank
+                                                   and journey.site_id is not None)
     assert loops > 50
 
     runs = {r.run_id: r for r in facts.runs}

@@ -207,7 +207,7 @@ WRONG_STAGE_COMMANDS: dict[str, StepCommand] = {
     "arrive": lambda j, r, s: j.arrive(r.id, ctx()),
     "check_in": lambda j, r, s: j.check_in(s.id, f"scan-{uuid4()}", ctx()),
     "start_quarantine": lambda j, r, s: j.start_quarantine(NOW.date() + timedelta(14), ctx()),
-    "release": lambda j, r, s: j.release(DECISION, NOW.date(), ctx(), open_nothing),
+    "release": lambda j, r, s: j.release(DECISION, NOW.date(), ctx(), open_nothing, SEAL),
 }
 # The stage each command needs; every other stage must refuse it.
 NEEDS = {
@@ -238,7 +238,7 @@ def journey_at(stage: Stage) -> tuple[Journey, Site, TransportRun]:
         lambda: journey.arrive(run.id, ctx()),
         lambda: journey.check_in(site.id, "scan-2", ctx()),
         lambda: journey.start_quarantine(NOW.date() + timedelta(14), ctx()),
-        lambda: journey.release(DECISION, NOW.date(), ctx(), open_nothing),
+        lambda: journey.release(DECISION, NOW.date(), ctx(), open_nothing, SEAL),
     ]
     for step in steps[: LINE.index(stage)]:
         step()
@@ -330,7 +330,7 @@ def test_the_whole_line_in_order_with_custody_at_each_leg() -> None:
     assert run.status == CLOSED
 
     journey.start_quarantine(NOW.date() + timedelta(days=14), ctx())
-    journey.release(DECISION, NOW.date() + timedelta(days=14), ctx(), open_nothing)
+    journey.release(DECISION, NOW.date() + timedelta(days=14), ctx(), open_nothing, SEAL)
     assert stage_of(journey) is Stage.RELEASED
     assert journey.is_closed
     assert custody_of(journey) == (None, None)

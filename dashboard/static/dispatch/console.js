@@ -4,7 +4,8 @@
 // Why a snapshot per change rather than deltas: the desk shows a few hundred rows at most, one
 // GET redraws all of them consistently at one position, and a missed change cannot leave the
 // page wrong. The other scripts: words.js (codes → zh/en), api.js (fetch, idempotent commands,
-// long-poll), ui.js (DOM helpers), assign.js, runs.js, timeline.js.
+// long-poll), ui.js (DOM helpers), assign.js, runs.js, transfers.js (hospital transfers),
+// timeline.js.
 "use strict";
 
 (() => {
@@ -65,7 +66,9 @@
     updated.dateTime = snapshot.now || "";
     $("console").dataset.position = String(snapshot.position);
     // One panel's failure (an unexpected answer) must not blank the others.
-    for (const render of [renderQueue, renderCapacity, renderAlerts, DispatchRuns.update, DispatchAssign.update]) {
+    const panels = [renderQueue, renderCapacity, renderAlerts, DispatchRuns.update, DispatchAssign.update,
+      DispatchTransfers.update];
+    for (const render of panels) {
       try {
         render();
       } catch (failure) {
@@ -248,14 +251,19 @@
         el("td", { class: "num free" }, String(s.free)),
         el("td", { class: "num taken" }, String(Number(s.held) + Number(s.occupied))),
         el("td", { class: "num capacity" }, String(s.capacity)))));
+    // A vehicle drives one trip at a time: an open run, or a hospital transfer (its
+    // `active_run` is then the transfer's id); anything else it is on is simply "busy".
     $("vehicles").replaceChildren(...(snapshot.vehicles || []).map((v) => {
       const run = v.active_run && (snapshot.runs || []).find((r) => r.run_id === v.active_run);
-      return el("tr", { "data-plate": v.plate, class: v.active_run ? "busy" : "idle" },
+      const transfer = v.active_run && !run ? DispatchTransfers.transferOf(v) : null;
+      const code = !v.active_run ? "idle" : run ? "on_run" : transfer ? "on_transfer" : "busy";
+      let words = W.vehicleState(code);
+      if (run) words += ` — ${W.runStatus(run.status)}`;
+      if (transfer) words += ` — ${DispatchTransfers.who(transfer)}`;
+      return el("tr", { "data-plate": v.plate, "data-state": code, class: v.active_run ? "busy" : "idle" },
         el("th", { scope: "row" }, v.plate),
         el("td", { class: "num" }, String(v.seats)),
-        el("td", { class: "state" }, v.active_run
-          ? `执行车次 / On a run${run ? ` — ${W.runStatus(run.status)}` : ""}`
-          : "空闲 / Idle"));
+        el("td", { class: "state" }, words));
     }));
   };
 
@@ -344,6 +352,7 @@
     DispatchTimeline.close();
     DispatchAssign.close(false);
     DispatchRuns.reset();
+    DispatchTransfers.reset();
     $("console").hidden = true;
     $("who").hidden = true;
     $("sign-in").hidden = false;
@@ -387,6 +396,7 @@
     DispatchTimeline.init({ run: runPlate, site: siteName });
     DispatchRuns.init({ snapshot: () => state.snapshot, canAct, refresh, entryPoints, openTimeline });
     DispatchAssign.init({ snapshot: () => state.snapshot, findParty, canAct, refresh, markSelected, focusParty, focusQueue });
+    DispatchTransfers.init({ snapshot: () => state.snapshot, canAct, refresh, openTimeline, waitingMinutes, runPlate });
     StaffSession.bindSignInForm(start);
     $("sign-out").addEventListener("click", () => signOut("已退出", "Signed out"));
     $("error-dismiss").addEventListener("click", () => clearError());

@@ -96,6 +96,33 @@ window.DispatchWords = (() => {
     hospital: ["医院", "hospital"],
   };
 
+  // Hospital transfers (domain/transfer.py): the transport a referral to hospital asks of
+  // dispatch, its urgency, where it collects the traveller, and what a vehicle is doing.
+  const TRANSFER_STATUS = {
+    requested: ["待派车", "Waiting for a vehicle"],
+    vehicle_assigned: ["已派车，待接人", "Vehicle assigned, not yet picked up"],
+    picked_up: ["已接上，送医途中", "Picked up, on the way to hospital"],
+    delivered: ["已送达医院", "Delivered to hospital"],
+    cancelled: ["已取消", "Cancelled"],
+  };
+  const URGENCY = {
+    urgent: ["紧急", "Urgent"],
+    routine: ["常规", "Routine"],
+  };
+  const PICKUP_KIND = {
+    site: ["隔离地点", "Quarantine place"],
+    hotel: ["隔离酒店", "Quarantine hotel"],
+    home: ["居家隔离（街道）", "Home quarantine (street)"],
+    vehicle: ["转运车上", "On board a vehicle"],
+    desk: ["入境点接待台", "Entry point desk"],
+  };
+  const VEHICLE_STATE = {
+    idle: ["空闲", "Idle"],
+    on_run: ["执行车次", "On a run"],
+    on_transfer: ["转送医院", "On a hospital transfer"],
+    busy: ["占用", "Busy"],
+  };
+
   // "中文 / English" for a code of a table, or the code itself if the table lacks it.
   const pair = (table, code, fallback) => {
     const words = table[code];
@@ -105,6 +132,7 @@ window.DispatchWords = (() => {
 
   return {
     STAGES, RUN_STATUS, RISK, SITE_KIND, ALERTS, REASONS, EVENTS, ROLES, CUSTODIAN_KIND,
+    TRANSFER_STATUS, URGENCY, PICKUP_KIND, VEHICLE_STATE,
     stage: (code) => pair(STAGES, code),
     runStatus: (code) => pair(RUN_STATUS, code),
     risk: (code) => pair(RISK, code, "未评估 / Not assessed"),
@@ -114,5 +142,9 @@ window.DispatchWords = (() => {
     reason: (code, text) => (REASONS[code] ? `${REASONS[code]} / ${text || code}` : text || code),
     event: (type) => pair(EVENTS, String(type || "").split(".").pop(), type),
     role: (code) => pair(ROLES, code),
+    transferStatus: (code) => pair(TRANSFER_STATUS, code),
+    urgency: (code) => pair(URGENCY, code),
+    pickupKind: (code) => pair(PICKUP_KIND, code),
+    vehicleState: (code) => pair(VEHICLE_STATE, code),
   };
 })();
