@@ -53,7 +53,10 @@ class Vehicle(Aggregate):
 
     def assign_run(self, run_id: UUID) -> None:
         if self.active_run is not None:
-            raise RuleBroken(f"vehicle {self.plate} is already on run {self.active_run}")
+            raise RuleBroken(
+                f"vehicle {self.plate} is already on a trip (a run or a hospital transfer, "
+                f"{self.active_run}); choose a free vehicle"
+            )
         self._run_assigned(run_id=run_id)
 
     def finish_run(self, run_id: UUID) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 from domain.stages import Stage
 from domain.transfer import OPEN_STATUSES
 from projections.board import read_position as _position
-from projections.queries import _id, _iso, _journey_id, _NoViews, _snapshot
-from tracking.sidestore import SideStore
+from projections.queries import NoViews, _id, _iso, _journey_id, snapshot
+from tracking.sidestore import Cursor, SideStore
 
 OPEN_STAGES = tuple(s.value for s in Stage if not s.is_closed)
 WORKLIST_LIMIT = 500
@@ -49,7 +49,7 @@ def read_survey_worklist(store: SideStore, limit: int = WORKLIST_LIMIT) -> Workl
     by how long ago, then those on their way by registration time."""
     marks = ", ".join("?" for _ in OPEN_STAGES)
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             found = Worklist(position=_position(cur)[0])
             cur.execute(
                 f"SELECT count(*) FROM journey_stage WHERE surveyed_at IS NULL "  # noqa: S608
@@ -72,7 +72,7 @@ def read_survey_worklist(store: SideStore, limit: int = WORKLIST_LIMIT) -> Workl
                 for j, p, stage, ep, site, risk, version, registered, checked_in
                 in cur.fetchall()
             ]
-    except _NoViews:
+    except NoViews:
         return Worklist(position=0)
     return found
 
@@ -102,7 +102,7 @@ def read_contacts(store: SideStore, journey_id: str) -> tuple[int, list[Contact]
     if jid is None:
         return None
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             position = _position(cur)[0]
             cur.execute(
                 f"SELECT {_CONTACT_COLUMNS} FROM journey_stage WHERE journey_id = ?",  # noqa: S608
@@ -139,7 +139,7 @@ def read_contacts(store: SideStore, journey_id: str) -> tuple[int, list[Contact]
                 add("flight", "flight_key = ? AND registered_at >= ? AND registered_at <= ?",
                     (flight, _text_time(store, around - SAME_FLIGHT_WITHIN),
                      _text_time(store, around + SAME_FLIGHT_WITHIN)))
-    except _NoViews:
+    except NoViews:
         return None
     contacts = []
     for contact, row in found.values():
@@ -174,7 +174,7 @@ def read_tests_due(
     """Tests of open orders due by `on` (overdue ones included) with no result recorded."""
     where = " AND t.site_id = ?" if site_id else ""
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             position = _position(cur)[0]
             cur.execute(
                 "SELECT t.journey_id, t.day, t.due_on, t.site_id, j.version, "  # noqa: S608
@@ -189,7 +189,7 @@ def read_tests_due(
                 DueTest(str(j), int(day), due, _id(site), int(version), planned_end)
                 for j, day, due, site, version, planned_end in cur.fetchall()
             ]
-    except _NoViews:
+    except NoViews:
         return 0, []
     return position, rows
 
@@ -200,7 +200,7 @@ def read_schedule(store: SideStore, journey_id: str) -> list[dict[str, Any]]:
     if jid is None:
         return []
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             cur.execute(
                 "SELECT day, due_on, recorded FROM quarantine_tests WHERE journey_id = ? "
                 "ORDER BY day",
@@ -208,7 +208,7 @@ def read_schedule(store: SideStore, journey_id: str) -> list[dict[str, Any]]:
             )
             return [{"day": int(d), "due_on": due, "recorded": bool(r)}
                     for d, due, r in cur.fetchall()]
-    except _NoViews:
+    except NoViews:
         return []
 
 
@@ -220,28 +220,33 @@ TRANSFER_COLUMNS = (
 
 def read_transfers(store: SideStore, *, open_only: bool = True, limit: int = 500) -> dict[str, Any]:
     """Hospital transfers, urgent first and then oldest first (open ones unless told)."""
+    try:
+        with snapshot(store) as cur:
+            return {"position": _position(cur)[0],
+                    "transfers": transfers_on(cur, open_only=open_only, limit=limit)}
+    except NoViews:
+        return {"position": 0, "transfers": []}
+
+
+def transfers_on(cur: Cursor, *, open_only: bool = True, limit: int = 500) -> list[dict[str, Any]]:
+    """`read_transfers` inside a snapshot the caller holds (the dispatch console's)."""
     marks = ", ".join("?" for _ in OPEN_STATUSES)
     where = f"WHERE status IN ({marks}) " if open_only else ""
-    try:
-        with _snapshot(store) as cur:
-            position = _position(cur)[0]
-            cur.execute(
-                f"SELECT {', '.join(TRANSFER_COLUMNS)} FROM transfers {where}"  # noqa: S608
-                "ORDER BY CASE urgency WHEN 'urgent' THEN 0 ELSE 1 END, requested_at, "
-                "transfer_id LIMIT ?",
-                (*OPEN_STATUSES, limit) if open_only else (limit,),
-            )
-            transfers = []
-            for row in cur.fetchall():
-                transfer = dict(zip(TRANSFER_COLUMNS, row, strict=True))
-                for key in ("transfer_id", "journey_id", "vehicle_id"):
-                    transfer[key] = _id(transfer[key])
-                for key in ("status_at", "requested_at"):
-                    transfer[key] = _iso(transfer[key])
-                transfers.append(transfer)
-    except _NoViews:
-        return {"position": 0, "transfers": []}
-    return {"position": position, "transfers": transfers}
+    cur.execute(
+        f"SELECT {', '.join(TRANSFER_COLUMNS)} FROM transfers {where}"  # noqa: S608
+        "ORDER BY CASE urgency WHEN 'urgent' THEN 0 ELSE 1 END, requested_at, "
+        "transfer_id LIMIT ?",
+        (*OPEN_STATUSES, limit) if open_only else (limit,),
+    )
+    transfers = []
+    for row in cur.fetchall():
+        transfer = dict(zip(TRANSFER_COLUMNS, row, strict=True))
+        for key in ("transfer_id", "journey_id", "vehicle_id"):
+            transfer[key] = _id(transfer[key])
+        for key in ("status_at", "requested_at"):
+            transfer[key] = _iso(transfer[key])
+        transfers.append(transfer)
+    return transfers
 
 
 def read_access_log(store: SideStore, journey_id: str, limit: int = 1000) -> list[dict[str, Any]]:
@@ -250,7 +255,7 @@ def read_access_log(store: SideStore, journey_id: str, limit: int = 1000) -> lis
     if jid is None:
         return []
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             cur.execute(
                 "SELECT access_id, actor, role, what, purpose, recorded_at FROM data_access "
                 "WHERE journey_id = ? ORDER BY notification_id LIMIT ?",
@@ -261,5 +266,5 @@ def read_access_log(store: SideStore, journey_id: str, limit: int = 1000) -> lis
                  "purpose": purpose, "recorded_at": _iso(at)}
                 for a, actor, role, what, purpose, at in cur.fetchall()
             ]
-    except _NoViews:
+    except NoViews:
         return []

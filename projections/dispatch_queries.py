@@ -9,7 +9,8 @@ from typing import Any
 from domain.stages import Stage
 from domain.transport import CLOSED
 from projections.board import read_position as _position
-from projections.queries import _id, _iso, _NoViews, _sites, _snapshot
+from projections.care_queries import transfers_on
+from projections.queries import NoViews, _id, _iso, _sites, snapshot
 from tracking.sidestore import Cursor, SideStore
 
 # Waiting for the dispatcher: a destination (screened) or a seat (destination assigned).
@@ -43,11 +44,12 @@ class DispatchView:
     sites: list[dict[str, Any]] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
     vehicles: list[dict[str, Any]] = field(default_factory=list)
+    transfers: list[dict[str, Any]] = field(default_factory=list)  # open hospital transfers
 
 
 def read_dispatch(store: SideStore) -> DispatchView:
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             view = DispatchView(position=_position(cur)[0])
             cur.execute(
                 "SELECT journey_id, party_id, stage, entered_at, entry_point, site_id, risk, "
@@ -73,17 +75,18 @@ def read_dispatch(store: SideStore) -> DispatchView:
             view.vehicles = [
                 {"plate": p, "seats": s, "active_run": _id(a)} for p, s, a in cur.fetchall()
             ]
-    except _NoViews:
+            view.transfers = transfers_on(cur)
+    except NoViews:
         return DispatchView(position=0)
     return view
 
 
 def read_open_runs(store: SideStore, entry_point: str = "") -> dict[str, Any]:
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             position = _position(cur)[0]
             runs = _open_runs(cur)
-    except _NoViews:
+    except NoViews:
         return {"position": 0, "runs": []}
     if entry_point:
         runs = [r for r in runs if r["entry_point"] == entry_point]

@@ -26,6 +26,7 @@ from domain.journey import Journey
 from domain.stages import DestinationKind, RiskLevel
 from projections.dispatch_queries import DispatchView, Waiting, read_dispatch
 from projections.opened_details import OPENED
+from projections.surveying import named_transfers
 from tracking.application import TrackingApp
 from tracking.sidestore import SideStore
 
@@ -48,6 +49,7 @@ def dispatch_snapshot(app: TrackingApp, store: SideStore, now: datetime) -> dict
         "sites": view.sites,
         "runs": [_public_run(r) for r in view.runs],
         "vehicles": view.vehicles,
+        "transfers": named_transfers(app, view.transfers, view.sites, view.entry_points, now),
     }
 
 

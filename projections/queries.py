@@ -37,12 +37,12 @@ from tracking.sidestore import Cursor, SideStore
 ALERTS_LIMIT = 1000  # a read of all alerts (open and cleared) shows the newest this many
 
 
-class _NoViews(Exception):
+class NoViews(Exception):
     pass
 
 
 @contextmanager
-def _snapshot(store: SideStore) -> Iterator[Cursor]:
+def snapshot(store: SideStore) -> Iterator[Cursor]:
     try:
         with store.transaction(write=False) as cur:
             if store.is_postgres:
@@ -50,10 +50,10 @@ def _snapshot(store: SideStore) -> Iterator[Cursor]:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield cur
     except psycopg.errors.UndefinedTable as e:
-        raise _NoViews from e
+        raise NoViews from e
     except sqlite3.OperationalError as e:
         if "no such table" in str(e):
-            raise _NoViews from e
+            raise NoViews from e
         raise
 
 
@@ -71,18 +71,18 @@ def _id(value: Any) -> str | None:
 
 def read_position(store: SideStore) -> int:
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             return _position(cur)[0]
-    except _NoViews:
+    except NoViews:
         return 0
 
 
 def read_board(store: SideStore) -> Board:
     """The whole command board (docs/board.md) and the position it reflects."""
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             return read_board_state(cur)
-    except _NoViews:
+    except NoViews:
         return empty_board()
 
 
@@ -90,11 +90,11 @@ def read_board_head(store: SideStore) -> tuple[int, bool]:
     """(the position a board read now would have, whether the views are rebuilding): one
     cheap query, to tell whether a board kept in memory is current."""
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             views, rebuilding = _position(cur)
             cur.execute("SELECT max(position) FROM board_deltas WHERE position <= ?", (views,))
             row = cur.fetchone()
-    except _NoViews:
+    except NoViews:
         return 0, False
     return (0 if row is None or row[0] is None else int(row[0])), rebuilding
 
@@ -102,9 +102,9 @@ def read_board_head(store: SideStore) -> tuple[int, bool]:
 def read_board_deltas(store: SideStore, after: int) -> list[Board] | None:
     """The board deltas after `after` (None: the client needs a fresh snapshot)."""
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             return resume(cur, after)
-    except _NoViews:
+    except NoViews:
         return None
 
 
@@ -113,10 +113,10 @@ def read_board_feed(
 ) -> tuple[int, bool, list[Board]]:
     """(views position, rebuilding, up to `limit` deltas after `after`) in one snapshot."""
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             position, rebuilding = _position(cur)
             return position, rebuilding, read_deltas(cur, after, upto=position, limit=limit)
-    except _NoViews:
+    except NoViews:
         return 0, False, []
 
 
@@ -125,19 +125,19 @@ def read_board_as_of(
 ) -> Board:
     """The board as it was live at a past position or moment (time travel)."""
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             if position is None:
                 position = position_at(cur, moment) if moment is not None else 0
             return board_as_of(cur, min(position, _position(cur)[0]))
-    except _NoViews:
+    except NoViews:
         return empty_board()
 
 
 def read_board_range(store: SideStore) -> Board:
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             return board_range(cur)
-    except _NoViews:
+    except NoViews:
         return {"first": None, "last": None, "position": 0}
 
 
@@ -177,7 +177,7 @@ def read_journey(store: SideStore, journey_id: UUID | str) -> dict[str, Any] | N
     if jid is None:
         return None
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             position = _position(cur)[0]
             cur.execute(
                 "SELECT stage, entered_at, entry_point, site_id, run_id, party_id, custodian, "
@@ -185,7 +185,7 @@ def read_journey(store: SideStore, journey_id: UUID | str) -> dict[str, Any] | N
                 (jid,),
             )
             row = cur.fetchone()
-    except _NoViews:
+    except NoViews:
         return None
     if row is None:
         return None
@@ -204,7 +204,7 @@ def read_timeline(store: SideStore, journey_id: UUID | str) -> list[dict[str, An
     if jid is None:
         return None
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             cur.execute("SELECT 1 FROM journey_stage WHERE journey_id = ?", (jid,))
             if cur.fetchone() is None:
                 return None
@@ -214,7 +214,7 @@ def read_timeline(store: SideStore, journey_id: UUID | str) -> list[dict[str, An
                 (jid,),
             )
             rows = cur.fetchall()
-    except _NoViews:
+    except NoViews:
         return None
     return [
         {
@@ -230,7 +230,7 @@ def read_timeline(store: SideStore, journey_id: UUID | str) -> list[dict[str, An
 def read_reference(store: SideStore) -> dict[str, Any]:
     """Entry points, sites (with free/held/occupied) and vehicles, for pickers and admin."""
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             position = _position(cur)[0]
             cur.execute("SELECT code, name FROM entry_points ORDER BY code")
             entry_points = [{"code": c, "name": n} for c, n in cur.fetchall()]
@@ -240,7 +240,7 @@ def read_reference(store: SideStore) -> dict[str, Any]:
                 {"vehicle_id": _id(v), "plate": p, "seats": s, "active_run": _id(a)}
                 for v, p, s, a in cur.fetchall()
             ]
-    except _NoViews:
+    except NoViews:
         return {"position": 0, "entry_points": [], "sites": [], "vehicles": []}
     return {
         "position": position, "entry_points": entry_points, "sites": sites, "vehicles": vehicles,
@@ -254,7 +254,7 @@ def read_entry_point_journeys(
     open_stages = [s.value for s in Stage if not s.is_closed]
     marks = ", ".join("?" for _ in open_stages)
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             position = _position(cur)[0]
             cur.execute(
                 "SELECT journey_id, stage, entered_at, party_id FROM journey_stage "  # noqa: S608
@@ -262,7 +262,7 @@ def read_entry_point_journeys(
                 (entry_point, *open_stages, limit),
             )
             rows = cur.fetchall()
-    except _NoViews:
+    except NoViews:
         return {"position": 0, "journeys": []}
     return {
         "position": position,
@@ -324,11 +324,11 @@ def read_alert_summary(
     """`read_alerts` with the position its rows reflect and the open alerts counted by kind,
     all in one snapshot."""
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             position = _position(cur)[0]
             found = _alerts(cur, open_only=open_only, limit=limit)
             counts = _alert_counts(cur)
-    except _NoViews:
+    except NoViews:
         return {"position": 0, "alerts": [], "counts": dict.fromkeys(alerts.KINDS, 0)}
     return {"position": position, "alerts": found, "counts": counts}
 
@@ -354,7 +354,7 @@ def read_alert_facts(store: SideStore) -> AlertFacts:
     open, and the open alerts."""
     marks = ", ".join("?" for _ in _OPEN_LOOP_STAGES)
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             position = _position(cur)[0]
             cur.execute(
                 "SELECT journey_id, stage, entered_at, entry_point, run_id, site_id, "  # noqa: S608
@@ -397,6 +397,6 @@ def read_alert_facts(store: SideStore) -> AlertFacts:
                 OpenAlert(str(a), kind, subject, _id(j), _id(r))
                 for a, kind, subject, j, r in cur.fetchall()
             )
-    except _NoViews:
+    except NoViews:
         return AlertFacts(position=0)
     return AlertFacts(position, journeys, runs, open_alerts)

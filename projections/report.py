@@ -22,7 +22,7 @@ from domain.stages import DestinationKind
 from projections.board import Board, empty_board, read_board_state, read_position
 from projections.board_fold import figures
 from projections.care_fold import DAILY_JOURNEY_METRICS, SURVEYED, TESTS_RECORDED, alert_metric
-from projections.queries import _NoViews, _snapshot
+from projections.queries import NoViews, snapshot
 from tracking.sidestore import Cursor, SideStore
 
 Report = dict[str, Any]
@@ -61,11 +61,11 @@ def report_day(day: date | None, now: datetime) -> date:
 def read_daily_report(store: SideStore, day: date, sla_hours: int, now: datetime) -> Report:
     """The report of `day` (a local day of the district), with the board as it stands now."""
     try:
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             board = read_board_state(cur)
             views_position = read_position(cur)[0]
             counts, cells = _day_rows(cur, day.isoformat())
-    except _NoViews:
+    except NoViews:
         board, views_position, counts, cells = empty_board(), 0, {}, {}
     return build_report(board, views_position, day, counts, cells, sla_hours, now)
 

@@ -112,13 +112,27 @@ def open_transfers(app: TrackingApp, store: SideStore, now: datetime) -> dict[st
     """Hospital transfers not yet delivered, with where to collect each traveller in words."""
     found = read_transfers(store)
     reference = read_reference(store)
-    sites = {s["site_id"]: s for s in reference["sites"]}
     entry_points = {e["code"]: e["name"] for e in reference["entry_points"]}
-    transfers = []
-    for t in found["transfers"]:
+    return {"position": found["position"],
+            "transfers": named_transfers(app, found["transfers"], reference["sites"],
+                                         entry_points, now)}
+
+
+def named_transfers(
+    app: TrackingApp,
+    transfers: list[dict[str, Any]],
+    sites: list[dict[str, Any]],
+    entry_points: dict[str, str],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Transfers as the views hold them, with the traveller's name, the pick-up place in
+    words and how long the request has waited."""
+    by_id = {s["site_id"]: s for s in sites}
+    named = []
+    for t in transfers:
         kind, _, ref = t["pickup"].partition(":")
         if kind == "site":
-            place = sites.get(ref, {})
+            place = by_id.get(ref, {})
             where = {"kind": "site", "code": place.get("code", ""),
                      "name": place.get("name", ""), "room": t["room"]}
         elif kind == "run":
@@ -127,9 +141,9 @@ def open_transfers(app: TrackingApp, store: SideStore, now: datetime) -> dict[st
             where = {"kind": "desk", "code": ref, "name": entry_points.get(ref, ref)}
         journey = app.journey(UUID(t["journey_id"]))
         waited = now - datetime.fromisoformat(t["requested_at"])
-        transfers.append(t | {
+        named.append(t | {
             "pickup": where,
             "waiting_minutes": max(0, int(waited.total_seconds() // 60)),
             **_names(app, t["journey_id"], journey.version),
         })
-    return {"position": found["position"], "transfers": transfers}
+    return named

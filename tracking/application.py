@@ -622,14 +622,18 @@ class TrackingApp(Application[UUID]):
         idempotency: Idempotency | None = None,
         *,
         off_route_only: bool = False,
+        start_quarantine: bool = False,
     ) -> Answer:
-        """The receiver scans the traveller at the room (or home) door."""
+        """The receiver scans the traveller at the room (or home) door; `start_quarantine`
+        starts the district's standard order there too, in the same transaction."""
 
         def decide() -> Decision:
             journey = self.journey(journey_id)
             site = self.site(site_code)
             outcome = journey.check_in(site.id, scan_id, ctx, off_route_only=off_route_only)
             changed: list[Aggregate] = [journey]
+            if outcome is ScanOutcome.ACCEPTED and start_quarantine:
+                self._start_order(journey, None, ctx, "")
             if outcome is ScanOutcome.ACCEPTED:
                 assert journey.run_id is not None
                 site.occupy(journey.party_id)
@@ -687,16 +691,20 @@ class TrackingApp(Application[UUID]):
         """The order starts at the room door (the device's day, else today) and lasts the
         district's standard length unless `planned_end` says otherwise; its tests follow the
         district's schedule."""
+        return self._on_journey(
+            journey_id, lambda j: self._start_order(j, planned_end, ctx, legal_basis),
+            idempotency,
+        )
+
+    def _start_order(
+        self, journey: Journey, planned_end: date | None, ctx: Context, legal_basis: str
+    ) -> None:
         plan = self.quarantine_plan
         starts_on = local_date(ctx.occurred_at) if ctx.occurred_at else self.today()
-        end = planned_end or starts_on + timedelta(days=plan.length_days)
-        return self._on_journey(
-            journey_id,
-            lambda j: j.start_quarantine(
-                end, ctx, starts_on=starts_on, legal_basis=legal_basis or plan.legal_basis,
-                test_days=plan.test_days,
-            ),
-            idempotency,
+        journey.start_quarantine(
+            planned_end or starts_on + timedelta(days=plan.length_days), ctx,
+            starts_on=starts_on, legal_basis=legal_basis or plan.legal_basis,
+            test_days=plan.test_days,
         )
 
     def extend_quarantine(
@@ -838,13 +846,17 @@ class TrackingApp(Application[UUID]):
         def decide() -> Decision:
             journey = self.journey(journey_id)
             stage_before = journey.stage
-            created = close(journey)
-            changed: list[Aggregate] = [journey, *self._free_if_party_closed(journey, why)]
+            created = close(journey) or []
+            assert isinstance(created, list)
+            transfers = [a for a in created if isinstance(a, HospitalTransfer)]
+            changed: list[Aggregate] = [journey, *created]
+            # A traveller waiting in their room for the hospital's vehicle still occupies it:
+            # the room is freed at the pick-up (tracking/transfers.py).
+            if not any(t.pickup.startswith("site:") for t in transfers):
+                changed += self.free_room_if_party_closed(journey, why)
             extra: dict[str, Any] = {}
-            if isinstance(created, list):
-                changed += created
-                extra = {"transfer_ids": [str(a.id) for a in created
-                                          if isinstance(a, HospitalTransfer)]}
+            if transfers:
+                extra = {"transfer_ids": [str(t.id) for t in transfers]}
             if journey.run_id is not None and stage_before in ON_THE_ROAD:
                 run = self.run(journey.run_id)
                 if stage_before is Stage.SEAT_ASSIGNED:
@@ -861,7 +873,7 @@ class TrackingApp(Application[UUID]):
         vehicle.finish_run(run.id)
         return vehicle
 
-    def _free_if_party_closed(self, journey: Journey, reason: str) -> list[Aggregate]:
+    def free_room_if_party_closed(self, journey: Journey, reason: str) -> list[Aggregate]:
         """The room goes back to the pool when the last member of its party leaves it."""
         if journey.site_id is None or any(not m.is_closed for m in self.party_of(journey)):
             return []

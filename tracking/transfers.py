@@ -44,10 +44,14 @@ def assign_vehicle(
 def pick_up(
     app: TrackingApp, transfer_id: UUID, ctx: Context, idempotency: Idempotency | None = None
 ) -> Answer:
+    """The traveller is in the vehicle: a room they waited in is free again (when the rest
+    of their party has left it too)."""
+
     def decide() -> Decision:
         transfer = app.transfer(transfer_id)
         transfer.pick_up(ctx)
-        return Decision([transfer], _answer(transfer))
+        return Decision([transfer, *_room_left(app, transfer, "taken to hospital")],
+                        _answer(transfer))
 
     return execute(app, decide, idempotency, app.saver)
 
@@ -74,12 +78,19 @@ def cancel(
         transfer = app.transfer(transfer_id)
         vehicle_id = transfer.vehicle_id
         transfer.cancel(reason, ctx)
-        changed: list[Aggregate] = [transfer]
+        # Not our vehicle, but the traveller left all the same (e.g. a 120 ambulance).
+        changed: list[Aggregate] = [transfer, *_room_left(app, transfer, reason)]
         if vehicle_id is not None:
             changed.append(_freed(app, vehicle_id, transfer.id))
         return Decision(changed, _answer(transfer))
 
     return execute(app, decide, idempotency, app.saver)
+
+
+def _room_left(app: TrackingApp, transfer: HospitalTransfer, why: str) -> list[Aggregate]:
+    if not transfer.pickup.startswith("site:"):
+        return []  # collected at the desk or from a vehicle: the referral freed the room
+    return app.free_room_if_party_closed(app.journey(transfer.journey_id), why)
 
 
 def _freed(app: TrackingApp, vehicle_id: UUID, transfer_id: UUID) -> Vehicle:

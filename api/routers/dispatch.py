@@ -15,7 +15,6 @@ from api.deps import AppDep, ServicesDep, allow
 from domain.staff import Role
 from projections.dispatching import dispatch_snapshot, suggestion_for
 from projections.queries import read_alerts, read_position
-from projections.surveying import open_transfers
 from tracking.accounts import StaffMember
 
 router = APIRouter(tags=["dispatch"])
@@ -32,10 +31,8 @@ def dispatch_board(app: AppDep, services: ServicesDep, _: DispatchViewer) -> dic
     """Parties waiting for a destination or a seat (oldest first, by entry point), with the
     sites' and runs' free capacity, the open loop-not-closed alerts, and the hospital
     transfers waiting for a vehicle or on their way."""
-    now = datetime.now(UTC)
-    snapshot = dispatch_snapshot(app, services.store, now)
+    snapshot = dispatch_snapshot(app, services.store, datetime.now(UTC))
     snapshot["alerts"] = read_alerts(services.store)
-    snapshot["transfers"] = open_transfers(app, services.store, now)["transfers"]
     return snapshot
 
 

@@ -102,6 +102,11 @@ class ScanBoarding(Scan):
 
 class ScanCheckIn(Scan):
     site: str = Field(min_length=1, max_length=40)
+    start_quarantine: bool = Field(
+        default=False,
+        description="start the district's standard quarantine order at this room door, in the "
+        "same transaction (its length, tests and legal basis come from the settings)",
+    )
 
 
 class OfferCustody(FieldFacts):
@@ -219,7 +224,7 @@ def scan_check_in(
 ) -> dict[str, Any]:
     return app.scan_check_in(
         journey_id, body.site, body.scan_id, field_context(who, body), idem,
-        off_route_only=body.off_route,
+        off_route_only=body.off_route, start_quarantine=body.start_quarantine,
     )
 
 

@@ -21,8 +21,9 @@ from tracking.accounts import StaffMember
 router = APIRouter(prefix="/api/transfers", tags=["hospital transfers"])
 Dispatcher = Annotated[StaffMember, Depends(allow(Role.DISPATCHER))]
 Crew = Annotated[StaffMember, Depends(allow(Role.ESCORT, Role.DISPATCHER))]
+# Admins read the dispatch console (transfers included), so they may read these too.
 Watchers = Annotated[
-    StaffMember, Depends(allow(Role.DISPATCHER, Role.COMMANDER, Role.ESCORT))
+    StaffMember, Depends(allow(Role.DISPATCHER, Role.COMMANDER, Role.ESCORT, Role.ADMIN))
 ]
 
 

@@ -169,7 +169,8 @@ def test_a_family_goes_from_car_door_to_room_door(
     escort_of, receiver_of = f"escort:{run['run_id']}", f"receiver:{site_id}"
     for journey in family["journey_ids"]:
         status = dispatcher.get(f"/api/journeys/{journey}")
-        assert (status["stage"], status["custodian"]) == ("checked_in", receiver_of)
+        # The room-door scan starts the quarantine order with it.
+        assert (status["stage"], status["custodian"]) == ("under_quarantine", receiver_of)
         assert custody_chain(dispatcher, journey) == [
             ("Screened", f"desk:{entry}"),
             ("CustodyOffered", escort_of),

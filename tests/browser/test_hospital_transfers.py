@@ -156,7 +156,7 @@ def test_a_referral_reaches_the_console_live_and_is_driven_to_hospital(
     refusal = second.get_by_role("alert")
     expect(refusal).to_contain_text("Not recorded")
     expect(refusal).to_contain_text(f"Assigning {place.plates[0]} refused")
-    expect(refusal).to_contain_text("already on run")
+    expect(refusal).to_contain_text("already on a trip")
     expect(choose.locator(f"option[value='{place.plates[0]}']")).to_have_count(0)
     assert open_transfers(staff.dispatcher)[routine]["status"] == "requested"
     page.screenshot(path=artifacts / "3-stale-vehicle-refused.png")

@@ -149,6 +149,9 @@ def test_a_referral_to_hospital_comes_back_into_dispatch_as_a_transport_request(
     assert request["pickup"]["kind"] == "site" and request["pickup"]["code"] == place.hotel
     assert request["pickup"]["room"]
     assert "PCR" not in str(console)  # the medical reason stays on the record
+    # The traveller waits in the room for the vehicle: it stays occupied until the pick-up.
+    hotel = next(s for s in console["sites"] if s["code"] == place.hotel)
+    assert hotel["occupied"] == 1
 
     # The vehicle that brought the traveller is free again; a busy one is refused.
     busy = staff.dispatcher.post(
@@ -157,7 +160,7 @@ def test_a_referral_to_hospital_comes_back_into_dispatch_as_a_transport_request(
     )
     refused = staff.dispatcher.post(f"/api/transfers/{transfer}/vehicle",
                                     {"plate": place.plates[1]}, expect=409)
-    assert "already on run" in refused["detail"]
+    assert "already on a trip" in refused["detail"]
     key = f"assign-{uuid4()}"
     assigned = staff.dispatcher.post(f"/api/transfers/{transfer}/vehicle",
                                      {"plate": place.plates[0]}, key=key)
@@ -170,6 +173,10 @@ def test_a_referral_to_hospital_comes_back_into_dispatch_as_a_transport_request(
     staff.escort.post(f"/api/transfers/{transfer}/delivery", {"hospital": "市八医院"},
                       expect=409)  # not picked up yet
     staff.escort.post(f"/api/transfers/{transfer}/pickup", {"where": "hotel gate"})
+    staff.dispatcher.wait_for_views()
+    hotel = next(s for s in staff.dispatcher.get("/api/dispatch")["sites"]
+                 if s["code"] == place.hotel)
+    assert (hotel["occupied"], hotel["held"]) == (0, 0)
     staff.escort.post(f"/api/transfers/{transfer}/cancellation", {"reason": "x"}, expect=403)
     delivered = staff.escort.post(f"/api/transfers/{transfer}/delivery",
                                   {"hospital": "广州市第八人民医院"})

@@ -20,7 +20,7 @@ from domain.transfer import OPEN_STATUSES
 from projections.board_fold import local_day
 from projections.care_queries import read_access_log, read_transfers
 from projections.projector import Projector
-from projections.queries import _snapshot, read_alert_facts, read_alerts, read_board
+from projections.queries import read_alert_facts, read_alerts, read_board, snapshot
 from projections.surveying import survey_worklist
 from projections.synthetic import seed
 from tests.support import ctx, person, seed_line
@@ -92,7 +92,7 @@ def test_a_survey_not_done_within_its_sla_is_red_on_the_worklist_and_an_alert(
     }
     # The day's counts hold the breach and the survey.
     day = local_day(now.isoformat())
-    with _snapshot(store) as cur:
+    with snapshot(store) as cur:
         cur.execute("SELECT metric, n FROM daily_counts WHERE day = ? AND dimension = 'all'",
                     (day,))
         counts = dict(cur.fetchall())
@@ -116,7 +116,7 @@ def test_the_care_views_equal_a_recount_of_the_log(
             for j in world.journeys if j.quarantine_starts_on is not None
             for day, sealed in j.tests.items()
         }
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             cur.execute("SELECT journey_id, day, due_on, recorded FROM quarantine_tests")
             rows = cur.fetchall()
         shown = {(str(j), int(d)): int(r) for j, d, _, r in rows}
@@ -138,7 +138,7 @@ def test_the_care_views_equal_a_recount_of_the_log(
             log = read_access_log(store, journey_id)
             assert len(log) == n and {r["purpose"] for r in log} == {"survey"}
         # Daily counts: per metric, the total over the days equals a recount.
-        with _snapshot(store) as cur:
+        with snapshot(store) as cur:
             cur.execute("SELECT metric, sum(n) FROM daily_counts WHERE dimension = 'all' "
                         "GROUP BY metric")
             totals = {m: int(n) for m, n in cur.fetchall()}
@@ -196,7 +196,7 @@ def test_many_dispatchers_race_for_one_vehicle_and_one_wins(services: Services) 
     for t in threads:
         t.join(timeout=120)
     assert len(won) == 1 and len(lost) == 9, (won, lost)
-    assert all("already on" in message for message in lost)
+    assert all("already on a trip" in message for message in lost)
     vehicle = app.vehicle(line.plate)
     assert str(vehicle.active_run) == won[0]
     holders = [t for t in sick if app.transfer(t).plate == line.plate]

@@ -62,6 +62,7 @@ from domain.journey import Journey
 from domain.quarantine import OrderDecision
 from domain.site import FREE, Site, site_id
 from domain.stages import DestinationKind, RiskLevel, Stage
+from domain.transfer import REQUESTED, VEHICLE_ASSIGNED, HospitalTransfer
 from domain.transport import (
     ARRIVED,
     BOARDING,
@@ -629,9 +630,11 @@ class LineMachine(RuleBasedStateMachine):
         sites = {k: a for k, a in loaded.items() if isinstance(a, Site)}
         runs = {k: a for k, a in loaded.items() if isinstance(a, TransportRun)}
         vehicles = {k: a for k, a in loaded.items() if isinstance(a, Vehicle)}
+        waiting = {a.journey_id: a.pickup for a in loaded.values()
+                   if isinstance(a, HospitalTransfer) and a.status in (REQUESTED, VEHICLE_ASSIGNED)}
         assert set(journeys) == set(self.all_journeys)
         assert set(vehicles) == {vehicle_id(p) for p in self.plates}
-        check_places(journeys, sites)
+        check_places(journeys, sites, waiting)
         check_seats(journeys, runs, vehicles)
         check_custodians(journeys)
         self._check_one_open_journey_per_person()
@@ -647,8 +650,12 @@ class LineMachine(RuleBasedStateMachine):
             assert all(self._journey(j).is_closed for j in record.journeys[:-1])
 
 
-def check_places(journeys: dict[UUID, Journey], sites: dict[UUID, Site]) -> None:
-    """(a) one party per room or home place; a destination is a held place, and vice versa."""
+def check_places(
+    journeys: dict[UUID, Journey], sites: dict[UUID, Site], waiting: dict[UUID, str]
+) -> None:
+    """(a) one party per room or home place; a destination is a held place, and vice versa
+    (a traveller referred to hospital keeps their room until the vehicle picks them up:
+    `waiting` maps such journeys to the pick-up)."""
     holders: dict[UUID, UUID] = {}
     for site in sites.values():
         assert set(site.holder) == {r for r, s in site.rooms.items() if s != FREE}
@@ -657,7 +664,8 @@ def check_places(journeys: dict[UUID, Journey], sites: dict[UUID, Site]) -> None
             assert party_id not in holders, "a party holds places at two sites"
             holders[party_id] = site.id
             assert any(
-                j.party_id == party_id and not j.is_closed and j.site_id == site.id
+                j.party_id == party_id and j.site_id == site.id
+                and (not j.is_closed or waiting.get(j.id) == f"site:{site.id}")
                 for j in journeys.values()
             ), f"{site.code} keeps a place for a party with nobody going there"
     for journey in journeys.values():

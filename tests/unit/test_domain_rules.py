@@ -738,7 +738,7 @@ def test_a_vehicle_drives_one_run_at_a_time() -> None:
     first = TransportRun.plan(vehicle, "escort-1", ENTRY)
     vehicle.assign_run(first.id)
     second = TransportRun.plan(vehicle, "escort-2", ENTRY)
-    with pytest.raises(RuleBroken, match="already on run"):
+    with pytest.raises(RuleBroken, match="already on a trip"):
         vehicle.assign_run(second.id)
     vehicle.finish_run(second.id)  # not its run: ignored
     assert vehicle.active_run == first.id

@@ -236,7 +236,7 @@ def party_of(world: World, journey: Journey) -> list[Journey]:
 
 
 def free_if_party_closed(world: World, journey: Journey, reason: str) -> None:
-    """Mirrors ``TrackingApp._free_if_party_closed``."""
+    """Mirrors ``TrackingApp.free_room_if_party_closed``."""
     if journey.site_id is None or any(not m.is_closed for m in party_of(world, journey)):
         return
     site = world.site_by_id(journey.site_id)
@@ -801,7 +801,9 @@ class DomainLineMachine(RuleBasedStateMachine):
 
         def decide(w: World) -> None:
             journey = w.journeys[journey_id]
-            if how == "hospital":  # TrackingApp.refer_to_hospital
+            # TrackingApp.refer_to_hospital, and the hospital's vehicle picking them up at
+            # once (tracking/transfers.py frees a room then): no transfers in this world.
+            if how == "hospital":
                 stage_before = journey.stage
                 attempt(journey, journey.refer_to_hospital, reason, ctx("screener"))
                 free_if_party_closed(w, journey, "referred to hospital")

@@ -648,7 +648,9 @@
       return { path: `/api/journeys/${journey}/boarding`, body: { ...body, run_id: s.run_id } };
     }
     if (s.handoff === "check_in") {
-      return { path: `/api/journeys/${journey}/check-in`, body: { ...body, site: s.site } };
+      // The quarantine order starts at the room door (the district's standard order).
+      const checkIn = { ...body, site: s.site, start_quarantine: true };
+      return { path: `/api/journeys/${journey}/check-in`, body: checkIn };
     }
     return null;
   };
