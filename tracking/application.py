@@ -2,24 +2,22 @@
 
 Every command takes a `Context` (who, where, device time) and an optional `Idempotency`,
 and answers a small JSON-able dict; `unit_of_work.execute` saves its decision exactly once.
+Lookups and the shapes commands share are in tracking/app_base.py; the survey, the quarantine
+order and the exits in tracking/care.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder
 
-from domain import quarantine
-from domain.calendar import local_date
 from domain.context import Context
-from domain.errors import InvalidInput, NotFound, RuleBroken
+from domain.errors import InvalidInput, RuleBroken
 from domain.identity import (
     IdentityRecord,
     flight_key,
@@ -30,34 +28,25 @@ from domain.identity import (
 )
 from domain.journey import Journey
 from domain.party import TravelParty
-from domain.quarantine import OrderDecision
 from domain.reference import EntryPoint, entry_point_id
 from domain.site import Site, site_id
 from domain.stages import DestinationKind, RiskLevel, ScanOutcome, Stage
-from domain.transfer import HospitalTransfer, pickup_for
 from domain.transport import TransportRun, Vehicle, vehicle_id
-from tracking.keyed_locks import KeyedLocks
+from tracking.app_base import (
+    journey_answer,
+    outcome_answer,
+    party_answer,
+    run_answer,
+    site_key,
+)
+from tracking.care import CareCommands
 from tracking.persistence import APP_NAME
-from tracking.transcodings import ContextAsDict, DateAsISO
-from tracking.unit_of_work import Answer, Decision, Idempotency, Saver, execute
-from tracking.vault import PersonalDataVault
+from tracking.unit_of_work import Answer, Decision, Idempotency
 
-A = TypeVar("A", bound=Aggregate)
 MIXED_RISK = (
     "high-risk travellers do not share a vehicle with others: choose a run carrying only "
     "high-risk travellers, or an empty one"
 )
-# Stages in which the traveller holds a seat or is with a vehicle.
-ON_THE_ROAD = (Stage.SEAT_ASSIGNED, Stage.BOARDED, Stage.IN_TRANSIT, Stage.ARRIVED)
-
-
-@dataclass(frozen=True)
-class QuarantinePlan:
-    """The district's standing rules for a new quarantine order (settings may change them)."""
-
-    length_days: int = quarantine.DEFAULT_LENGTH_DAYS
-    test_days: tuple[int, ...] = quarantine.DEFAULT_TEST_DAYS
-    legal_basis: str = "《中华人民共和国传染病防治法》《中华人民共和国国境卫生检疫法》"
 
 
 @dataclass(frozen=True)
@@ -70,86 +59,8 @@ class Person:
     details: dict[str, Any]
 
 
-class TrackingApp(Application[UUID]):
+class TrackingApp(CareCommands):
     name = APP_NAME
-
-    def __init__(self, env: dict[str, str], secret: bytes, vault: PersonalDataVault) -> None:
-        super().__init__(env)
-        self.secret = secret
-        self.vault = vault
-        self._known_entry_points: set[str] = set()
-        # Set by the wiring to a GroupCommitter; None saves each command on its own.
-        self.saver: Saver | None = None
-        self._site_locks = KeyedLocks()
-        self.quarantine_plan = QuarantinePlan()
-        # The application's clock (the domain reads none): what day it is for the district.
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-
-    def today(self) -> date:
-        return local_date(self.clock())
-
-    def _execute(
-        self,
-        decide: Callable[[], Decision],
-        idempotency: Idempotency | None,
-        *,
-        one_at_a_time: str | None = None,
-    ) -> Answer:
-        """`one_at_a_time` names a hot aggregate the command writes (a hotel's rooms): commands
-        naming the same one queue in this process instead of retrying each other's conflicts."""
-        with self._site_locks.hold(one_at_a_time):
-            return execute(self, decide, idempotency, self.saver)
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(ContextAsDict())
-        transcoder.register(DateAsISO())
-
-    # -- lookups -------------------------------------------------------------------------------
-
-    def _get(self, kind: type[A], aggregate_id: UUID, what: str) -> A:
-        try:
-            aggregate: object = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFound(f"no such {what}") from None
-        if not isinstance(aggregate, kind):
-            raise NotFound(f"no such {what}")
-        return aggregate
-
-    def journey(self, journey_id: UUID) -> Journey:
-        return self._get(Journey, journey_id, "journey")
-
-    def site(self, code: str) -> Site:
-        return self._get(Site, site_id(code), f"site {code!r}")
-
-    def site_by_id(self, site: UUID) -> Site:
-        return self._get(Site, site, "site")
-
-    def run(self, run_id: UUID) -> TransportRun:
-        return self._get(TransportRun, run_id, "vehicle run")
-
-    def entry_point(self, code: str) -> EntryPoint:
-        return self._get(EntryPoint, entry_point_id(code), f"entry point {code!r}")
-
-    def vehicle(self, plate: str) -> Vehicle:
-        return self._get(Vehicle, vehicle_id(plate), f"vehicle {plate!r}")
-
-    def vehicle_by_id(self, vehicle: UUID) -> Vehicle:
-        return self._get(Vehicle, vehicle, "vehicle")
-
-    def transfer(self, transfer_id: UUID) -> HospitalTransfer:
-        return self._get(HospitalTransfer, transfer_id, "hospital transfer")
-
-    def personal_details(self, journey: Journey) -> dict[str, Any]:
-        return self.vault.open(journey.id, journey.personal)
-
-    def party_of(self, journey: Journey) -> list[Journey]:
-        """The open journeys of the traveller's party, the traveller first."""
-        if journey.party_id == journey.id:
-            return [journey]
-        party = self._get(TravelParty, journey.party_id, "travel party")
-        others = [self.journey(m) for m in party.members if m != journey.id]
-        return [journey, *(j for j in others if not j.is_closed)]
 
     # -- reference data ------------------------------------------------------------------------
 
@@ -332,9 +243,6 @@ class TrackingApp(Application[UUID]):
                "changed_fields": sorted(set(changed_fields))},
         )
 
-    def _sealer(self, journey: Journey) -> Callable[[dict[str, Any]], str]:
-        return lambda data: self.vault.seal(journey.id, data)
-
     def _flight_of(self, details: dict[str, Any]) -> tuple[str, int | None]:
         """(keyed flight hash, seat row) for the survey's derived contacts."""
         return (
@@ -377,9 +285,9 @@ class TrackingApp(Application[UUID]):
             party = self.party_of(self.journey(journey_id))
             site = self.site(site_code)
             held = self._send_party_to(party, site, room, ctx)
-            return Decision([site, *party], _party_answer(party) | {"room": held})
+            return Decision([site, *party], party_answer(party) | {"room": held})
 
-        return self._execute(decide, idempotency, one_at_a_time=_site_key(site_code))
+        return self._execute(decide, idempotency, one_at_a_time=site_key(site_code))
 
     def dispatch(
         self,
@@ -398,7 +306,7 @@ class TrackingApp(Application[UUID]):
         def decide() -> Decision:
             party = self.party_of(self.journey(journey_id))
             changed: list[Aggregate] = [*party]
-            answer = _party_answer(party)
+            answer = party_answer(party)
             if site_code and party[0].stage is Stage.SCREENED:
                 site = self.site(site_code)
                 answer["room"] = self._send_party_to(party, site, room, ctx)
@@ -416,7 +324,7 @@ class TrackingApp(Application[UUID]):
             return Decision(changed, answer)
 
         return self._execute(
-            decide, idempotency, one_at_a_time=_site_key(site_code) if site_code else None
+            decide, idempotency, one_at_a_time=site_key(site_code) if site_code else None
         )
 
     def _send_party_to(self, party: list[Journey], site: Site, room: str, ctx: Context) -> str:
@@ -443,7 +351,7 @@ class TrackingApp(Application[UUID]):
             for member in party:
                 member.withdraw_destination(reason, ctx)
             site.release(party[0].party_id, reason)
-            return Decision([site, *party], _party_answer(party))
+            return Decision([site, *party], party_answer(party))
 
         return self._execute(decide, idempotency)
 
@@ -475,7 +383,7 @@ class TrackingApp(Application[UUID]):
         def decide() -> Decision:
             party = self.party_of(self.journey(journey_id))
             run = self.run(run_id)
-            answer = _party_answer(party) | {"seats": self._seat_party_on(party, run, ctx)}
+            answer = party_answer(party) | {"seats": self._seat_party_on(party, run, ctx)}
             return Decision([run, *party], answer)
 
         return self._execute(decide, idempotency)
@@ -533,7 +441,7 @@ class TrackingApp(Application[UUID]):
                 member.withdraw_seat(reason, ctx)
                 old_run.release_seat(member.id, reason)
             seats = self._seat_party_on(party, new_run, ctx)
-            answer = _party_answer(party) | {"run_id": str(new_run.id), "seats": seats}
+            answer = party_answer(party) | {"run_id": str(new_run.id), "seats": seats}
             return Decision([old_run, new_run, *party], answer)
 
         return self._execute(decide, idempotency)
@@ -556,7 +464,7 @@ class TrackingApp(Application[UUID]):
             for member in party:
                 member.withdraw_seat(reason, ctx)
                 run.release_seat(member.id, reason)
-            return Decision([run, *party], _party_answer(party))
+            return Decision([run, *party], party_answer(party))
 
         return self._execute(decide, idempotency)
 
@@ -580,7 +488,7 @@ class TrackingApp(Application[UUID]):
             outcome = journey.board(run.id, scan_id, ctx, off_route_only=off_route_only)
             if outcome is ScanOutcome.ACCEPTED:
                 run.record_boarding(journey.id)
-            return Decision([journey, run], _journey_answer(journey) | _outcome(outcome))
+            return Decision([journey, run], journey_answer(journey) | outcome_answer(outcome))
 
         return self._execute(decide, idempotency)
 
@@ -593,7 +501,7 @@ class TrackingApp(Application[UUID]):
             passengers = [self.journey(j) for j in sorted(run.on_board)]
             for passenger in passengers:
                 passenger.depart(run.id, ctx)
-            return Decision([run, *passengers], _run_answer(run))
+            return Decision([run, *passengers], run_answer(run))
 
         return self._execute(decide, idempotency)
 
@@ -609,7 +517,7 @@ class TrackingApp(Application[UUID]):
             changed: list[Aggregate] = [run, *passengers]
             if emptied:
                 changed.append(self._finish_vehicle_run(run))
-            return Decision(changed, _run_answer(run))
+            return Decision(changed, run_answer(run))
 
         return self._execute(decide, idempotency)
 
@@ -641,9 +549,9 @@ class TrackingApp(Application[UUID]):
                 if run.record_handover(journey.id):
                     changed.append(self._finish_vehicle_run(run))
                 changed += [site, run]
-            return Decision(changed, _journey_answer(journey) | _outcome(outcome))
+            return Decision(changed, journey_answer(journey) | outcome_answer(outcome))
 
-        return self._execute(decide, idempotency, one_at_a_time=_site_key(site_code))
+        return self._execute(decide, idempotency, one_at_a_time=site_key(site_code))
 
     def offer_custody(
         self,
@@ -663,247 +571,6 @@ class TrackingApp(Application[UUID]):
     ) -> Answer:
         return self._on_journey(journey_id, lambda j: j.accept_custody(custodian, ctx), idempotency)
 
-    # -- survey, quarantine and exits ----------------------------------------------------------
-
-    def record_survey(
-        self,
-        journey_id: UUID,
-        risk: RiskLevel,
-        answers: dict[str, Any],
-        ctx: Context,
-        idempotency: Idempotency | None = None,
-    ) -> Answer:
-        return self._on_journey(
-            journey_id,
-            lambda j: j.record_survey(risk, self.vault.seal(j.id, answers), ctx),
-            idempotency,
-        )
-
-    def start_quarantine(
-        self,
-        journey_id: UUID,
-        planned_end: date | None,
-        ctx: Context,
-        idempotency: Idempotency | None = None,
-        *,
-        legal_basis: str = "",
-    ) -> Answer:
-        """The order starts at the room door (the device's day, else today) and lasts the
-        district's standard length unless `planned_end` says otherwise; its tests follow the
-        district's schedule."""
-        return self._on_journey(
-            journey_id, lambda j: self._start_order(j, planned_end, ctx, legal_basis),
-            idempotency,
-        )
-
-    def _start_order(
-        self, journey: Journey, planned_end: date | None, ctx: Context, legal_basis: str
-    ) -> None:
-        plan = self.quarantine_plan
-        starts_on = local_date(ctx.occurred_at) if ctx.occurred_at else self.today()
-        journey.start_quarantine(
-            planned_end or starts_on + timedelta(days=plan.length_days), ctx,
-            starts_on=starts_on, legal_basis=legal_basis or plan.legal_basis,
-            test_days=plan.test_days,
-        )
-
-    def extend_quarantine(
-        self,
-        journey_id: UUID,
-        planned_end: date,
-        decision: OrderDecision,
-        ctx: Context,
-        idempotency: Idempotency | None = None,
-    ) -> Answer:
-        return self._on_journey(
-            journey_id,
-            lambda j: j.extend_quarantine(planned_end, decision, ctx, self._sealer(j)),
-            idempotency,
-        )
-
-    def shorten_quarantine(
-        self,
-        journey_id: UUID,
-        planned_end: date,
-        decision: OrderDecision,
-        ctx: Context,
-        idempotency: Idempotency | None = None,
-    ) -> Answer:
-        return self._on_journey(
-            journey_id,
-            lambda j: j.shorten_quarantine(
-                planned_end, decision, self.today(), ctx, self._sealer(j)
-            ),
-            idempotency,
-        )
-
-    def record_test_result(
-        self,
-        journey_id: UUID,
-        test_day: int,
-        result: dict[str, Any],
-        ctx: Context,
-        idempotency: Idempotency | None = None,
-        *,
-        correction_reason: str = "",
-    ) -> Answer:
-        """`result` (outcome, kind, when the sample was taken, a note) is health data: the
-        event holds it sealed with the traveller's key, with the reason of a correction."""
-        if result.get("outcome") not in quarantine.OUTCOMES:
-            raise InvalidInput(f"a test outcome is one of: {', '.join(quarantine.OUTCOMES)}")
-        correction_reason = correction_reason.strip()
-        sealed = result | ({"correction_reason": correction_reason} if correction_reason else {})
-        return self._on_journey(
-            journey_id,
-            lambda j: j.record_test_result(
-                test_day, self.vault.seal(j.id, sealed), ctx, correction_reason
-            ),
-            idempotency,
-        )
-
-    def release(
-        self,
-        journey_id: UUID,
-        decision: OrderDecision,
-        ctx: Context,
-        idempotency: Idempotency | None = None,
-    ) -> Answer:
-        return self._leave(
-            journey_id,
-            lambda j: j.release(
-                decision, self.today(), ctx, lambda s: self.vault.open(j.id, s),
-                self._sealer(j),
-            ),
-            "released",
-            idempotency,
-        )
-
-    def refer_to_hospital(
-        self,
-        journey_id: UUID,
-        reason: str,
-        ctx: Context,
-        idempotency: Idempotency | None = None,
-        *,
-        urgency: str = "urgent",
-    ) -> Answer:
-        """The journey ends in hospital care, and dispatch is asked for the transport there:
-        a hospital transfer that collects the traveller where the line last had them."""
-
-        def refer(journey: Journey) -> list[Aggregate]:
-            pickup = pickup_for(journey.stage, journey.entry_point, journey.site_id,
-                                journey.run_id)
-            transfer = HospitalTransfer.request(
-                journey.id, journey.entry_point, pickup,
-                journey.room if pickup.startswith("site:") else "", urgency, ctx,
-            )
-            journey.refer_to_hospital(reason, ctx)
-            return [transfer]
-
-        return self._leave(journey_id, refer, "referred to hospital", idempotency)
-
-    def mark_no_show(
-        self, journey_id: UUID, ctx: Context, idempotency: Idempotency | None = None
-    ) -> Answer:
-        return self._leave(journey_id, lambda j: j.mark_no_show(ctx), "no-show", idempotency)
-
-    def cancel(
-        self,
-        journey_id: UUID,
-        reason: str,
-        ctx: Context,
-        idempotency: Idempotency | None = None,
-    ) -> Answer:
-        return self._leave(journey_id, lambda j: j.cancel(reason, ctx), reason, idempotency)
-
-    # -- shapes shared by the commands ---------------------------------------------------------
-
-    def _on_journey(
-        self,
-        journey_id: UUID,
-        act: Callable[[Journey], object],
-        idempotency: Idempotency | None,
-    ) -> Answer:
-        """A command on one journey alone."""
-
-        def decide() -> Decision:
-            journey = self.journey(journey_id)
-            act(journey)
-            return Decision([journey], _journey_answer(journey))
-
-        return self._execute(decide, idempotency)
-
-    def _leave(
-        self,
-        journey_id: UUID,
-        close: Callable[[Journey], object],
-        why: str,
-        idempotency: Idempotency | None,
-    ) -> Answer:
-        """A journey closes: its seat or its place on board, and (when the last of its party
-        leaves) its room, are given back. `close` may return aggregates it created."""
-
-        def decide() -> Decision:
-            journey = self.journey(journey_id)
-            stage_before = journey.stage
-            created = close(journey) or []
-            assert isinstance(created, list)
-            transfers = [a for a in created if isinstance(a, HospitalTransfer)]
-            changed: list[Aggregate] = [journey, *created]
-            # A traveller waiting in their room for the hospital's vehicle still occupies it:
-            # the room is freed at the pick-up (tracking/transfers.py).
-            if not any(t.pickup.startswith("site:") for t in transfers):
-                changed += self.free_room_if_party_closed(journey, why)
-            extra: dict[str, Any] = {}
-            if transfers:
-                extra = {"transfer_ids": [str(t.id) for t in transfers]}
-            if journey.run_id is not None and stage_before in ON_THE_ROAD:
-                run = self.run(journey.run_id)
-                if stage_before is Stage.SEAT_ASSIGNED:
-                    run.release_seat(journey.id, why)
-                elif run.record_exit(journey.id, why):
-                    changed.append(self._finish_vehicle_run(run))
-                changed.append(run)
-            return Decision(changed, _journey_answer(journey) | extra)
-
-        return self._execute(decide, idempotency)
-
-    def _finish_vehicle_run(self, run: TransportRun) -> Vehicle:
-        vehicle = self._get(Vehicle, run.vehicle_id, "vehicle")
-        vehicle.finish_run(run.id)
-        return vehicle
-
-    def free_room_if_party_closed(self, journey: Journey, reason: str) -> list[Aggregate]:
-        """The room goes back to the pool when the last member of its party leaves it."""
-        if journey.site_id is None or any(not m.is_closed for m in self.party_of(journey)):
-            return []
-        site = self._get(Site, journey.site_id, "site")
-        site.release(journey.party_id, reason)
-        return [site]
-
-    # -- loop-not-closed alerts (raised and cleared by tracking/alerts.py's monitor) ----------
-
-
-def _site_key(code: str) -> str:
-    return f"site:{code.strip()}"
-
-
-def _journey_answer(journey: Journey) -> Answer:
-    return {
-        "journey_id": str(journey.id),
-        "stage": journey.stage.value,
-        "custodian": journey.custodian,
-        "version": journey.version,
-    }
-
-
-def _party_answer(party: list[Journey]) -> Answer:
-    return {
-        "journey_ids": [str(m.id) for m in party],
-        "party_id": str(party[0].party_id),
-        "stage": party[0].stage.value,
-    }
-
 
 def _registration_answer(journeys: list[Journey], *, pre_registered: bool) -> Answer:
     return {
@@ -911,14 +578,6 @@ def _registration_answer(journeys: list[Journey], *, pre_registered: bool) -> An
         "party_id": str(journeys[0].party_id),
         "pre_registered": pre_registered,
     }
-
-
-def _run_answer(run: TransportRun) -> Answer:
-    return {"run_id": str(run.id), "status": run.status, "passengers": len(run.boarded)}
-
-
-def _outcome(outcome: ScanOutcome) -> Answer:
-    return {"outcome": outcome.value}
 
 
 def _document_and_details(person: Person) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tracking.accounts import Accounts
-from tracking.application import QuarantinePlan, TrackingApp
+from tracking.app_base import QuarantinePlan
+from tracking.application import TrackingApp
 from tracking.codes import PersonalCodes
 from tracking.group_commit import GroupCommitter
 from tracking.persistence import store_env
