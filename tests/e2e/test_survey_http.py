@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
+from io import BytesIO
+
+from pypdf import PdfReader
 
 from tests.e2e.care import open_place, person, register, staff_of, survey_answers, to_room_door
 from tests.e2e.client import Api, event_count
@@ -100,7 +103,7 @@ def test_survey_answers_and_health_data_are_for_survey_staff_and_commanders_only
     staff = staff_of(live)
     place = open_place(staff)
     journey = register(live, place, person("D1000001", flight="CA937"))[0]
-    to_room_door(staff, place, [[journey]], place.plates[0])
+    run = to_room_door(staff, place, [[journey]], place.plates[0])
     staff.surveyor.post(f"/api/journeys/{journey}/survey", {
         "risk": "high",
         "answers": survey_answers(close_contacts=[{"name": SENTINEL_CONTACT}],
@@ -128,6 +131,16 @@ def test_survey_answers_and_health_data_are_for_survey_staff_and_commanders_only
         )
     ]
     text = json.dumps(seen, ensure_ascii=False)
+    # ... nor what they can export: the desk's list, the run's manifest, the door labels.
+    desk_list = staff.dispatcher.http.get(f"/api/entry-points/{place.entry}/arrivals.csv").text
+    assert "测试 旅客" in desk_list  # the export holds the traveller, but nothing of the survey
+    text += desk_list
+    for paper in (f"/api/runs/{run}/manifest.pdf", f"/api/sites/{place.hotel}/door-labels.pdf"):
+        pdf = staff.dispatcher.http.get(paper)
+        assert pdf.status_code == 200, paper
+        pages = "".join(page.extract_text() for page in PdfReader(BytesIO(pdf.content)).pages)
+        assert place.hotel in pages or place.plates[0] in pages, paper
+        text += pages
     assert SENTINEL_CONTACT not in text and SENTINEL_REASON not in text
     assert "36.7" not in text and "negative" not in text
     # The receiver sees the order's schedule, never the result.
