@@ -231,7 +231,8 @@ def test_the_wall_follows_twenty_commands(
          ),
          (no_more,)),
         ("the traveller is surveyed",
-         lambda: commander.post(f"/api/journeys/{ids['single']}/survey", {"risk": "low"}),
+         lambda: commander.post(f"/api/journeys/{ids['single']}/survey", {
+             "risk": "low", "answers": {"risk_reason": "no symptoms, low-risk origin"}}),
          (no_more,)),
         ("the traveller's journey is cancelled",
          lambda: commander.post(f"/api/journeys/{ids['single']}/cancellation",

@@ -120,6 +120,7 @@ def test_an_overdue_loop_shows_on_alerts_and_board_and_clears_itself(live: Live)
     assert board["alert_counts"]["not_boarded"] >= 1
     assert set(board["alert_counts"]) == {
         "not_boarded", "not_checked_in", "not_handed_over", "custody_not_accepted", "off_route",
+        "survey_overdue",
     }
 
     # Scanned at the wrong vehicle: the server's own monitor raises it at once.

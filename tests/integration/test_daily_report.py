@@ -92,7 +92,7 @@ class Recount:
                 metric = "surveyed"
                 if today and e.timestamp - checked_in[jid] >= timedelta(hours=sla_hours):
                     self.late += 1
-            elif isinstance(e, Journey.TestResultRecorded) and not e.correction_reason:
+            elif isinstance(e, Journey.TestResultRecorded) and not e.correction:
                 metric = "tests_recorded"
             elif type(e).__qualname__.startswith("Journey."):
                 metric = DAILY_JOURNEY_METRICS.get(type(e).__name__)
