@@ -30,8 +30,6 @@ Exiting = Annotated[
     StaffMember,
     Depends(allow(Role.SCREENER, Role.DISPATCHER, Role.RECEIVER, Role.SURVEYOR, Role.COMMANDER)),
 ]
-# Why an order changes may be medical: survey staff and commanders read the reasons.
-SEES_REASONS = (Role.SURVEYOR, Role.COMMANDER)
 
 
 class StartQuarantine(FieldFacts):
@@ -68,10 +66,12 @@ class ReferToHospital(WithReason):
 
 
 @router.get("/api/journeys/{journey_id}/quarantine")
-def order(journey_id: UUID, app: AppDep, who: OrderStaff) -> dict[str, Any]:
+def order(journey_id: UUID, app: AppDep, _: OrderStaff) -> dict[str, Any]:
     """The order: its dates, legal basis, test days (due, and whether a result is in; never
-    the result) and every change with who decided it."""
-    found = quarantine_order(app, journey_id, with_reasons=who.role in SEES_REASONS)
+    the result) and every change with who decided it. Not why: a reason may be medical, so it
+    is read with the health record (GET /api/journeys/{id}/health-record), whose reads are
+    logged."""
+    found = quarantine_order(app, journey_id, with_reasons=False)
     if found is None:
         raise HTTPException(404, "this traveller has no quarantine order (yet)")
     return found

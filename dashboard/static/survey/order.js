@@ -14,7 +14,10 @@ window.SurveyOrder = (() => {
   const S = SurveyWords;
   const CLOSED = ["released", "referred_to_hospital", "no_show", "cancelled"];
 
-  const state = { journeyId: null, stage: null, order: null, results: new Map(), hooks: {} };
+  const state = {
+    journeyId: null, stage: null, order: null, results: new Map(), hooks: {},
+    reasons: new Map(), typedReason: "",
+  };
 
   const path = (tail) => `/api/journeys/${encodeURIComponent(state.journeyId)}${tail}`;
 
@@ -106,6 +109,17 @@ window.SurveyOrder = (() => {
     try {
       const order = await SurveyApi.get(path("/quarantine"));
       if (asked !== state.journeyId) return;
+      // The order's own read carries no reasons (they may be medical, and only the logged
+      // health-record read shows them): keep the ones this case already has, and the one just
+      // typed for the decision this page made.
+      for (const c of order.changes || []) {
+        const key = `${c.event_type}|${c.recorded_at}`;
+        if (!state.reasons.has(key) && state.typedReason && c === order.changes[order.changes.length - 1]) {
+          state.reasons.set(key, state.typedReason);
+        }
+        if (state.reasons.has(key)) c.reason = state.reasons.get(key);
+      }
+      state.typedReason = "";
       state.order = order;
       if (order.stage) state.stage = order.stage;
     } catch (failure) {
@@ -194,6 +208,7 @@ window.SurveyOrder = (() => {
         body.planned_end = $("decision-end").value;
       }
       const answer = await SurveyApi.command(path(kind === "release" ? "/release" : `/quarantine/${kind}`), body);
+      state.typedReason = body.reason;
       for (const id of ["decision-end", "decision-reason", "decision-basis", "decision-by"]) $(id).value = "";
       if (kind === "extension") state.hooks.say(`隔离已延长至 ${body.planned_end}`, `The order now ends on ${body.planned_end}`);
       if (kind === "shortening") state.hooks.say(`隔离已缩短至 ${body.planned_end}`, `The order now ends on ${body.planned_end}`);
@@ -236,6 +251,11 @@ window.SurveyOrder = (() => {
     state.journeyId = journeyId;
     state.stage = record.stage;
     state.order = record.quarantine || null;
+    state.reasons = new Map();
+    state.typedReason = "";
+    for (const c of (state.order && state.order.changes) || []) {
+      if (c.reason) state.reasons.set(`${c.event_type}|${c.recorded_at}`, c.reason);
+    }
     state.results = new Map();
     for (const r of record.test_results || []) state.results.set(r.day, r); // later ones correct earlier
     for (const id of ["start-error", "result-error", "decision-error", "referral-error"]) $(id).textContent = "";
