@@ -15,6 +15,7 @@ import time
 
 from benchmarks.board import bench_board_as_of, bench_board_snapshot
 from benchmarks.board_socket import bench_event_to_ws
+from benchmarks.care_figures import bench_care
 from benchmarks.database import fresh_postgres
 from benchmarks.dispatch import bench_dispatch_snapshot
 from benchmarks.projector import bench_projector_catchup
@@ -28,6 +29,9 @@ BASELINES = {
     "event_to_ws": "tight-poll reader of the same store (views' position, 1 ms polls)",
     "board_snapshot": "raw PostgreSQL: read_board_state's own SQL, bare psycopg",
     "board_as_of": "replay of the board's deltas from position 0 (no checkpoints)",
+    "survey_worklist": "bare SQL read of the same worklist rows (no names opened)",
+    "health_record_read": "the same health-record read without its access event",
+    "daily_report": "read_board on the same store (the board in one snapshot)",
 }
 SMALL = os.environ.get("BENCH_SIZE") == "small"
 ONLY = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
@@ -77,6 +81,10 @@ def main() -> None:
                 settings, n_events=_env("BENCH_TIME_TRAVEL_EVENTS", 1_000_000, 100_000),
                 moments=_env("BENCH_AS_OF_MOMENTS", 20, 5),
             )
+    if _wanted("survey_worklist", "health_record_read", "daily_report"):
+        with fresh_postgres() as settings:
+            care = bench_care(settings, arrivals=_env("BENCH_CARE_ARRIVALS", 5049, 500))
+            results |= {k: v for k, v in care.items() if _wanted(k)}
     print(
         f"{'figure':<24} {'ours':>12} {'baseline':>12} {'ratio':>7}  unit / baseline",
     )

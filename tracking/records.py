@@ -7,6 +7,7 @@ opened with the traveller's key (an erased traveller's come back as `{"erased": 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -19,11 +20,6 @@ DECLARATION_FIELDS = ("symptoms", "temperature", "came_from", "travel_history", 
                       "flight_seat")
 ORDER_EVENTS = (Journey.QuarantineStarted, Journey.QuarantineExtended,
                 Journey.QuarantineShortened, Journey.Released)
-
-
-def _events(app: TrackingApp, journey_id: UUID) -> list[Any]:
-    app.journey(journey_id)  # NotFound for an unknown journey
-    return list(app.events.get(journey_id))
 
 
 def _who(e: Any) -> dict[str, Any]:
@@ -43,8 +39,19 @@ def quarantine_order(
     journey = app.journey(journey_id)
     if journey.planned_end is None:
         return None
+    opened = app.vault.opener(journey.id) if with_reasons else None
+    return _order(journey, list(app.events.get(journey_id)), opened)
+
+
+Opener = Callable[[str], dict[str, Any]]
+
+
+def _order(journey: Journey, events: list[Any], opened: Opener | None) -> dict[str, Any] | None:
+    """`opened`: opens the sealed reasons (None: the reasons are not shown)."""
+    if journey.planned_end is None:
+        return None
     changes = []
-    for e in _events(app, journey_id):
+    for e in events:
         if not isinstance(e, ORDER_EVENTS):
             continue
         change: dict[str, Any] = {"event_type": type(e).__name__, **_who(e)}
@@ -60,8 +67,8 @@ def quarantine_order(
         else:
             change |= {"legal_basis": e.legal_basis, "decided_by": e.decided_by,
                        "early": e.early}
-        if with_reasons and not isinstance(e, Journey.QuarantineStarted):
-            change["reason"] = _reason(app, journey.id, e.reason)
+        if opened is not None and not isinstance(e, Journey.QuarantineStarted):
+            change["reason"] = _reason(opened, e.reason)
         changes.append(change)
     starts = journey.quarantine_starts_on
     return {
@@ -80,31 +87,32 @@ def quarantine_order(
     }
 
 
-def _reason(app: TrackingApp, journey_id: UUID, sealed: str) -> str:
-    """A decision's reason, opened ("" for one recorded before reasons were sealed, or
-    erased)."""
+def _reason(opened: Opener, sealed: str) -> str:
+    """A decision's reason, opened ("" when erased; as it is if recorded unsealed)."""
     if not sealed.startswith("v1:"):
         return sealed
-    return str(app.vault.open(journey_id, sealed).get("reason", ""))
+    return str(opened(sealed).get("reason", ""))
 
 
 def health_record(app: TrackingApp, journey_id: UUID) -> dict[str, Any]:
     """Everything health-related on the record, opened: for survey staff and commanders only,
     after the read was written to the access log."""
     journey = app.journey(journey_id)
-    details = app.personal_details(journey)
+    opened = app.vault.opener(journey.id)  # one read of the key for every sealed field
+    details = opened(journey.personal)
     declaration = {k: details[k] for k in DECLARATION_FIELDS if k in details}
     screening = None
     surveys, tests = [], []
-    for e in _events(app, journey_id):
+    events = list(app.events.get(journey_id))
+    for e in events:
         if isinstance(e, Journey.Screened):
-            screening = {"risk": e.risk, **app.vault.open(journey.id, e.health), **_who(e)}
+            screening = {"risk": e.risk, **opened(e.health), **_who(e)}
         elif isinstance(e, Journey.SurveyRecorded):
-            surveys.append({"risk": e.risk, "answers": app.vault.open(journey.id, e.answers),
+            surveys.append({"risk": e.risk, "answers": opened(e.answers),
                             **_who(e)})
         elif isinstance(e, Journey.TestResultRecorded):
             tests.append({"day": e.test_day, "correction_reason": "",
-                          **app.vault.open(journey.id, e.result), **_who(e)})
+                          **opened(e.result), **_who(e)})
     return {
         "journey_id": str(journey.id),
         "stage": journey.stage.value,
@@ -117,5 +125,5 @@ def health_record(app: TrackingApp, journey_id: UUID) -> dict[str, Any]:
         "surveys": surveys,
         "latest_survey": surveys[-1] if surveys else None,
         "test_results": tests,
-        "quarantine": quarantine_order(app, journey_id, with_reasons=True),
+        "quarantine": _order(journey, events, opened),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -48,13 +49,16 @@ class PersonalDataVault:
         return "v1:" + base64.b64encode(sealed).decode()
 
     def open(self, subject_id: UUID, sealed: str) -> dict[str, Any]:
+        return self.opener(subject_id)(sealed)
+
+    def opener(self, subject_id: UUID) -> Callable[[str], dict[str, Any]]:
+        """Opens many sealed values of one subject with one read of its key."""
         key = self._key(subject_id)
-        if key is None or not sealed.startswith("v1:"):
-            return dict(ERASED)
-        raw = base64.b64decode(sealed[3:])
-        plaintext = AESGCM(key).decrypt(raw[:12], raw[12:], subject_id.bytes)
-        data: dict[str, Any] = json.loads(plaintext)
-        return data
+
+        def open_one(sealed: str) -> dict[str, Any]:
+            return _open(subject_id, key, sealed)
+
+        return open_one
 
     def forget(self, subject_id: UUID) -> None:
         with self.store.transaction() as cur:
@@ -67,3 +71,12 @@ class PersonalDataVault:
             )
             row = cur.fetchone()
         return None if row is None else bytes(row[0])
+
+
+def _open(subject_id: UUID, key: bytes | None, sealed: str) -> dict[str, Any]:
+    if key is None or not sealed.startswith("v1:"):
+        return dict(ERASED)
+    raw = base64.b64decode(sealed[3:])
+    plaintext = AESGCM(key).decrypt(raw[:12], raw[12:], subject_id.bytes)
+    data: dict[str, Any] = json.loads(plaintext)
+    return data
