@@ -167,14 +167,21 @@ class Journey(Aggregate):
         early: bool = False
 
     class ReferredToHospital(Aggregate.Event):
-        reason: str
+        reason: str  # sealed: a medical reason
         ctx: Context
 
     class MarkedNoShow(Aggregate.Event):
         ctx: Context
 
     class Cancelled(Aggregate.Event):
-        reason: str
+        reason: str  # sealed: free text about the person (a flight missed, a family matter)
+        ctx: Context
+
+    class PersonalDataErased(Aggregate.Event):
+        """The traveller's data key was destroyed: every sealed field of this journey is now
+        unreadable. Holds no personal data; the counts and timings of the journey stay."""
+
+        retention_days: int
         ctx: Context
 
     @event(Registered)
@@ -214,6 +221,7 @@ class Journey(Aggregate):
         # Test day of the order -> its latest result (sealed), None while there is none.
         self.tests: dict[int, str | None] = {}
         self.seen_scans: set[str] = set()
+        self.erased = False
 
     @classmethod
     def register(
@@ -542,18 +550,29 @@ class Journey(Aggregate):
             decided_by=decision.decided_by, early=on < self.planned_end,
         )
 
-    def refer_to_hospital(self, reason: str, ctx: Context) -> None:
+    def refer_to_hospital(self, reason: str, ctx: Context, seal: Seal) -> None:
+        """`seal` seals the reason with the traveller's key: it is medical."""
         if self.is_closed:
             raise RuleBroken(f"cannot refer to hospital: the journey is {self.stage.value}")
-        self._referred_to_hospital(reason=_reason(reason), ctx=ctx)
+        self._referred_to_hospital(reason=seal({"reason": _reason(reason)}), ctx=ctx)
 
     def mark_no_show(self, ctx: Context) -> None:
         self._require(*sorted(BEFORE_CAR_DOOR, key=lambda s: s.rank), doing="mark no-show")
         self._marked_no_show(ctx=ctx)
 
-    def cancel(self, reason: str, ctx: Context) -> None:
+    def cancel(self, reason: str, ctx: Context, seal: Seal) -> None:
+        """`seal` seals the reason with the traveller's key: staff type it about the person."""
         self._require(*sorted(BEFORE_CAR_DOOR, key=lambda s: s.rank), doing="cancel")
-        self._cancelled(reason=_reason(reason), ctx=ctx)
+        self._cancelled(reason=seal({"reason": _reason(reason)}), ctx=ctx)
+
+    def record_erasure(self, retention_days: int, ctx: Context) -> None:
+        """The data key is destroyed with this event (tracking/retention.py): only a journey
+        that has ended, and only once."""
+        if not self.is_closed:
+            raise RuleBroken(f"cannot erase an open journey: it is {self.stage.value}")
+        if self.erased:
+            raise RuleBroken("this traveller's personal data is already erased")
+        self._personal_data_erased(retention_days=retention_days, ctx=ctx)
 
     def _take_offered_custody(self, custodian: str, ctx: Context) -> None:
         """The scan is the acceptance of the handoff offered to the scanner, unless the
@@ -728,6 +747,10 @@ class Journey(Aggregate):
     @event(Cancelled)
     def _cancelled(self, reason: str, ctx: Context) -> None:
         self._close(Stage.CANCELLED)
+
+    @event(PersonalDataErased)
+    def _personal_data_erased(self, retention_days: int, ctx: Context) -> None:
+        self.erased = True
 
     def _close(self, stage: Stage) -> None:
         self.stage = stage

@@ -23,9 +23,10 @@ NOT_IN_SUMMARY = frozenset(
     # is audited: the views every staff role reads hold none of it.
     | {"temperature", "symptomatic", "sample_taken"}
 )
-# A referral's reason is a medical one; the reasons a quarantine order changes are sealed.
+# Sealed reasons: a referral's is medical, an order's changes may be, a cancellation's is about
+# the person. Even sealed they stay out of views every role reads.
 HEALTH_REASON_EVENTS = frozenset(
-    {"ReferredToHospital", "QuarantineExtended", "QuarantineShortened", "Released"}
+    {"ReferredToHospital", "QuarantineExtended", "QuarantineShortened", "Released", "Cancelled"}
 )
 
 

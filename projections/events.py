@@ -6,7 +6,7 @@ import, and a new Journey event reaches the timeline without anyone listing it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,18 +67,20 @@ class Event:
     state: Json
 
 
-def decode_page(rows: Iterable[Row]) -> list[Event]:
+def decode_page(rows: Iterable[Row], decrypt: Callable[[bytes], bytes]) -> list[Event]:
     """Rows (notification_id, originator_id, version, topic, state) -> the events we project.
 
-    Events of aggregates no view shows are dropped here undecoded; the page's last position
-    still advances past them.
+    `decrypt` opens the store-wide cipher (tracking/store_cipher.py). Events of aggregates no
+    view shows are dropped here undecoded (and not decrypted); the page's last position still
+    advances past them.
     """
     events = []
     for nid, oid, version, topic, state in rows:
         target = TOPICS.get(topic)
         if target is not None:
             events.append(
-                Event(nid, target[0], target[1], decode.dashed(oid), version, decode.loads(state))
+                Event(nid, target[0], target[1], decode.dashed(oid), version,
+                      decode.loads(decrypt(state)))
             )
     return events
 

@@ -30,6 +30,7 @@ from projections.lite import SQLiteBackend
 from projections.pg import PostgresBackend
 from tracking.persistence import events_table
 from tracking.settings import Settings
+from tracking.store_cipher import store_cipher
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class Projector:
             PostgresBackend(settings, table) if settings.is_postgres
             else SQLiteBackend(settings, table)
         )
+        self._decrypt = store_cipher(settings).decrypt
         self._ready = False
 
     # -- reading the state -------------------------------------------------------------------
@@ -151,7 +153,7 @@ class Projector:
         with _gc_paused():
             while (rows := self._read(position, until)) is not None:
                 end = int(rows[-1][0])
-                if self.backend.apply_page(position, end, decode_page(rows)):
+                if self.backend.apply_page(position, end, decode_page(rows, self._decrypt)):
                     applied += len(rows)
                     position = end
                     if report is not None:

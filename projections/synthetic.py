@@ -91,6 +91,12 @@ class World:
     unprojected_events: int = 0  # identity records, parties, command receipts
 
 
+
+def _sealed_reason(data: dict[str, Any]) -> str:
+    # A fixed stand-in for a sealed reason: drawing it from the rng would shift every later
+    # synthetic choice.
+    return "v1:" + base64.b64encode(bytes(48)).decode()
+
 class Simulation:
     def __init__(
         self, seed: int = 1, *, runs_in_flight: int = 40, scale: int = 10_000, tag: str = ""
@@ -226,7 +232,7 @@ class Simulation:
             if rng.random() < 0.03:
                 ctx = self._ctx("screener", ep)
                 transfer = HospitalTransfer.request(j.id, ep, f"desk:{ep}", "", "urgent", ctx)
-                j.refer_to_hospital("fever at the desk", ctx)
+                j.refer_to_hospital("fever at the desk", ctx, _sealed_reason)
                 party.remove(j)
                 self.world.transfers.append(transfer)
                 yield [j, transfer]
@@ -250,9 +256,13 @@ class Simulation:
                 if no_show:
                     j.mark_no_show(self._ctx("dispatcher", ep))
                 else:
-                    j.cancel("flight diverted", self._ctx("dispatcher", ep))
+                    j.cancel("flight diverted", self._ctx("dispatcher", ep), _sealed_reason)
             site.release(party[0].party_id, "no-show" if no_show else "cancelled")
             yield [site, *party]
+            if not no_show:  # retention as if its period had passed: the log has erasures too
+                for j in party:
+                    j.record_erasure(30, self._ctx("retention", ep))
+                yield list(party)
             party.clear()
 
     def _seat(

@@ -28,7 +28,7 @@ from tracking.keyed_locks import KeyedLocks
 from tracking.persistence import APP_NAME
 from tracking.transcodings import ContextAsDict, DateAsISO
 from tracking.unit_of_work import Answer, Decision, Idempotency, Saver, execute
-from tracking.vault import PersonalDataVault
+from tracking.vault import ERASED_DETAILS, PersonalDataVault
 
 A = TypeVar("A", bound=Aggregate)
 # Stages in which the traveller holds a seat or is with a vehicle.
@@ -115,7 +115,9 @@ class AppBase(Application[UUID]):
         return self._get(HospitalTransfer, transfer_id, "hospital transfer")
 
     def personal_details(self, journey: Journey) -> dict[str, Any]:
-        return self.vault.open(journey.id, journey.personal)
+        """The traveller's details, opened; an erased traveller's say so in place of a name."""
+        details = self.vault.open(journey.id, journey.personal)
+        return dict(ERASED_DETAILS) if details.get("erased") else details
 
     def party_of(self, journey: Journey) -> list[Journey]:
         """The open journeys of the traveller's party, the traveller first."""

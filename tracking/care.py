@@ -155,7 +155,7 @@ class CareCommands(AppBase):
                 journey.id, journey.entry_point, pickup,
                 journey.room if pickup.startswith("site:") else "", urgency, ctx,
             )
-            journey.refer_to_hospital(reason, ctx)
+            journey.refer_to_hospital(reason, ctx, self._sealer(journey))
             return [transfer]
 
         return self._leave(journey_id, refer, "referred to hospital", idempotency)
@@ -172,5 +172,9 @@ class CareCommands(AppBase):
         ctx: Context,
         idempotency: Idempotency | None = None,
     ) -> Answer:
-        return self._leave(journey_id, lambda j: j.cancel(reason, ctx), reason, idempotency)
+        # The room and seat are given back as "cancelled": the typed reason is the person's
+        # and stays sealed in the journey's own event.
+        return self._leave(
+            journey_id, lambda j: j.cancel(reason, ctx, self._sealer(j)), "cancelled", idempotency
+        )
 

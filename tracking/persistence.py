@@ -7,6 +7,7 @@ that failure into 503. SQLite runs in WAL mode with synchronous FULL.
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -40,9 +41,18 @@ INSERT_KEYS = (
 )
 
 
+# Erasure destroys a traveller's key in the same transaction as the event that records it
+# (tracking/retention.py): never an "erased" event with its key still there, nor the reverse.
+DELETE_KEYS = "DELETE FROM personal_data_keys WHERE subject_id = {p}"
+
+
 def _key_rows(kwargs: dict[str, Any]) -> list[tuple[str, bytes]]:
     keys: dict[Any, bytes] = kwargs.get("personal_keys") or {}
     return [(str(subject), key) for subject, key in keys.items()]
+
+
+def _forgotten(kwargs: dict[str, Any]) -> list[tuple[str]]:
+    return [(str(subject),) for subject in kwargs.get("forget_keys") or ()]
 
 
 class FailFastPostgresRecorder(PostgresApplicationRecorder):
@@ -57,6 +67,9 @@ class FailFastPostgresRecorder(PostgresApplicationRecorder):
         rows = _key_rows(kwargs)
         if rows:
             curs.executemany(INSERT_KEYS.format(p="%s"), rows)
+        forgotten = _forgotten(kwargs)
+        if forgotten:
+            curs.executemany(DELETE_KEYS.format(p="%s"), forgotten)
         super()._insert_events(curs, stored_events, **kwargs)
 
 
@@ -67,6 +80,9 @@ class KeyWritingSQLiteRecorder(SQLiteApplicationRecorder):
         rows = _key_rows(kwargs)
         if rows:
             c.executemany(INSERT_KEYS.format(p="?"), rows)
+        forgotten = _forgotten(kwargs)
+        if forgotten:
+            c.executemany(DELETE_KEYS.format(p="?"), forgotten)
         return super()._insert_events(c, stored_events, **kwargs)
 
 
@@ -102,8 +118,27 @@ class DurableSQLiteFactory(SQLiteFactory):
         old.close()
 
 
+def cipher_env(settings: Settings) -> dict[str, str]:
+    """Every event's state is encrypted with the store key ring (tracking/store_cipher.py).
+
+    Set under both the plain and the application-prefixed names: the library reads
+    `TRACKING_CIPHER_TOPIC` from the process environment before `CIPHER_TOPIC`, and ours must
+    be the one it finds."""
+    ring = ",".join(f"{kid}:{base64.b64encode(key).decode()}" for kid, key in settings.cipher_keys)
+    topic = "tracking.store_cipher:KeyRingCipher"
+    prefix = APP_NAME.upper()
+    return {
+        "CIPHER_TOPIC": topic, f"{prefix}_CIPHER_TOPIC": topic,
+        "CIPHER_KEYS": ring, f"{prefix}_CIPHER_KEYS": ring,
+    }
+
+
 def store_env(settings: Settings, *, create_tables: bool) -> dict[str, str]:
     """The eventsourcing environment for our application."""
+    return _store_env(settings, create_tables=create_tables) | cipher_env(settings)
+
+
+def _store_env(settings: Settings, *, create_tables: bool) -> dict[str, str]:
     create = "y" if create_tables else "n"
     if settings.is_postgres:
         p = settings.postgres_params

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +20,9 @@ from domain.stages import RiskLevel
 DEFAULT_DATA_DIR = Path("data")
 ALERT_MODES = ("embedded", "off")
 HOME_QUARANTINE = ("low", "medium", "none")
+CIPHER_KEY_FILE = "cipher.keys"
+KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
+MAX_RETENTION_DAYS = 3650
 
 
 class SettingsError(ValueError):
@@ -54,6 +61,12 @@ class Settings:
     quarantine_legal_basis: str = ""
     # The survey is due within this many hours of the room door (the worklist's SLA clock).
     survey_sla_hours: int = 24
+    # The store-wide cipher's key ring, (key id, AES-256 key), the current key first: events are
+    # encrypted with it, older keys only decrypt (tracking/store_cipher.py).
+    cipher_keys: tuple[tuple[str, bytes], ...] = ()
+    # Personal data of a journey closed more than this many days ago is erased by
+    # `tracking retention run` (tracking/retention.py).
+    retention_days: int = 30
 
     @property
     def dispatch_policy(self) -> Policy:
@@ -128,7 +141,72 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             : quarantine.MAX_BASIS
         ],
         survey_sla_hours=_hours(env, "TRACKING_SURVEY_SLA_HOURS", 24),
+        cipher_keys=_cipher_keys(env, data_dir),
+        retention_days=_retention_days(env, "TRACKING_RETENTION_DAYS", 30),
     )
+
+
+def _retention_days(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 <= int(raw) <= MAX_RETENTION_DAYS:
+        raise SettingsError(
+            f"{name} must be a whole number of days from 0 to {MAX_RETENTION_DAYS}, not {raw!r}"
+        )
+    return int(raw)
+
+
+def parse_key_ring(raw: str, source: str) -> tuple[tuple[str, bytes], ...]:
+    """`id:base64key` entries separated by commas or new lines, the current key first."""
+    ring: list[tuple[str, bytes]] = []
+    for entry in raw.replace("\n", ",").split(","):
+        entry = entry.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        key_id, sep, encoded = entry.partition(":")
+        try:
+            key = base64.b64decode(encoded, validate=True) if sep else b""
+        except binascii.Error:
+            key = b""
+        if not KEY_ID.fullmatch(key_id) or len(key) != 32:
+            # Never echo the entry: it is a key.
+            raise SettingsError(
+                f"{source}: each key is `id:base64` with an id of 1 to 16 letters, digits, _ or -"
+                " and 32 bytes of key (base64 of 44 characters)"
+            )
+        if key_id in dict(ring):
+            raise SettingsError(f"{source}: the key id {key_id!r} appears twice")
+        ring.append((key_id, key))
+    if not ring:
+        raise SettingsError(f"{source} holds no key")
+    return tuple(ring)
+
+
+def new_key_entry(key_id: str) -> str:
+    return f"{key_id}:{base64.b64encode(secrets.token_bytes(32)).decode()}"
+
+
+def _cipher_keys(env: dict[str, str], data_dir: Path) -> tuple[tuple[str, bytes], ...]:
+    raw = env.get("TRACKING_CIPHER_KEYS", "").strip()
+    if raw:
+        return parse_key_ring(raw, "TRACKING_CIPHER_KEYS")
+    # The embedded setup: a key file beside secret.key, created on first use, one entry a line.
+    path = data_dir / CIPHER_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Written whole, then linked into place: a process starting at the same moment reads
+        # either no file or a complete one, and the first link wins.
+        tmp = data_dir / f".{CIPHER_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(new_key_entry("k1") + "\n")
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink()
+    return parse_key_ring(path.read_text(), str(path))
 
 
 def _days(env: dict[str, str], name: str, default: int) -> int:

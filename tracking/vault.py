@@ -16,6 +16,7 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from domain.errors import RuleBroken
 from tracking.sidestore import SideStore
 
 SCHEMA = (
@@ -23,6 +24,9 @@ SCHEMA = (
     " subject_id TEXT PRIMARY KEY, data_key BYTEA NOT NULL)"
 )
 ERASED: dict[str, Any] = {"erased": True}
+# What an erased traveller's details read as wherever a name is shown (console, board detail,
+# manifests, door labels, exports): that they were erased, and nothing else.
+ERASED_DETAILS: dict[str, Any] = ERASED | {"name_native": "（已删除）", "name_latin": "(erased)"}
 
 
 class PersonalDataVault:
@@ -42,7 +46,10 @@ class PersonalDataVault:
     def seal(self, subject_id: UUID, data: dict[str, Any], key: bytes | None = None) -> str:
         key = key or self._key(subject_id)
         if key is None:
-            raise LookupError(f"no data key for {subject_id}")
+            # Its key was destroyed (erasure): nothing new about the person may be recorded
+            # readable, and nothing unreadable is worth recording (409, not a server error).
+            raise RuleBroken("this traveller's personal data was erased: nothing more can be "
+                             "recorded about them")
         nonce = os.urandom(12)
         plaintext = json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
         sealed = nonce + AESGCM(key).encrypt(nonce, plaintext, subject_id.bytes)

@@ -72,7 +72,12 @@ SYMPTOM_CHOICES = (
 
 
 def _page(
-    request: Request, lang: Language, template: str, status: int = 200, **context: Any
+    request: Request,
+    lang: Language,
+    template: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
 ) -> HTMLResponse:
     response = templates.TemplateResponse(
         request,
@@ -81,11 +86,10 @@ def _page(
             "_": lang.gettext,
             "lang": lang,
             "languages": sorted(languages().values(), key=lambda x: x.code),
-            "path": request.url.path,
             **context,
         },
         status_code=status,
-        headers={**SECURITY_HEADERS, **PRIVATE_HEADERS},
+        headers={**SECURITY_HEADERS, **PRIVATE_HEADERS, **(headers or {})},
     )
     if request.query_params.get("lang") == lang.code:
         response.set_cookie(COOKIE, lang.code, max_age=365 * 86400, samesite="lax")
@@ -212,7 +216,10 @@ def _submit(
     if not _allowed(
         request, document_key(lead.doc_type, lead.doc_country, lead.doc_number), lead.phone
     ):
-        return _form_page(request, services, lang, entry_point, form, status=429, notice=THROTTLED)
+        return _form_page(
+            request, services, lang, entry_point, form, status=429, notice=THROTTLED,
+            headers=per_address.retry_headers,
+        )
     try:
         answer = services.app.register_travellers(
             entry_point, [t.as_person() for t in travellers], context_for(None)
@@ -248,6 +255,7 @@ def _form_page(
     *,
     status: int = 200,
     notice: str = "",
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     try:
         entry = services.app.entry_point(entry_point)
@@ -258,6 +266,7 @@ def _form_page(
         lang,
         "traveller/register.html",
         status,
+        headers,
         entry=entry,
         form=form,
         streets=_streets(services),
@@ -286,7 +295,10 @@ def personal_code_page(
     code: str, request: Request, services: ServicesDep, lang: LanguageDep
 ) -> HTMLResponse:
     if not _code_lookups_allowed(request):
-        return _page(request, lang, "traveller/message.html", 429, message=THROTTLED)
+        return _page(
+            request, lang, "traveller/message.html", 429, per_code_address.retry_headers,
+            message=THROTTLED,
+        )
     journey_id = services.codes.resolve(code)
     if journey_id is None:
         return _page(request, lang, "traveller/message.html", 404, message=CODE_UNKNOWN)
@@ -295,6 +307,7 @@ def personal_code_page(
     others = [
         (services.codes.code_for(j), name_of(services.app, j))
         for j in party_journeys(services.app, journey_id)[1:]
+        if not services.app.journey(j).erased  # an erased member has no code any more
     ]
     return _page(
         request,
@@ -338,5 +351,5 @@ def _code_lookups_allowed(request: Request) -> bool:
 
 def _resolve(code: str, request: Request, services: Services) -> UUID | None:
     if not _code_lookups_allowed(request):
-        raise HTTPException(429, THROTTLED, headers={"Retry-After": "60"})
+        raise HTTPException(429, THROTTLED, headers=per_code_address.retry_headers)
     return services.codes.resolve(code)

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class LiveServer:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *, log_level: str = "warning") -> None:
+        """`log_level` "info" also logs every request line (tests of what logs may hold)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(env["TRACKING_DATA_DIR"]) / f"server-{self.port}.log"
@@ -44,7 +45,7 @@ class LiveServer:
                 "--ws-per-message-deflate",
                 "false",
                 "--log-level",
-                "warning",
+                log_level,
             ],
             env=full_env,
             cwd=ROOT,

@@ -1,18 +1,19 @@
 """The production layout serves live boards: two API processes and one projector process on one
 PostgreSQL database (README, "Running on PostgreSQL"; docs/board.md).
 
-`tracking migrate` runs once; then one `tracking projections run` process and two uvicorn
-processes with `TRACKING_PROJECTOR=off` (each with its own data directory, as on separate
-machines: only the database and `TRACKING_SECRET` are shared). A commander's board is open on
-each API process while the door-to-door line is driven through both, alternately. Every
-command's effect must reach both boards, which must receive the very same deltas, chained
-without gap or duplicate, and end equal to `GET /api/board`. On the way, the projector is
-restarted (SIGTERM, then started again) and one API process is killed (SIGKILL): the other keeps
-streaming, and the board that lost its process resumes on a new one from its last position.
+`tracking migrate` runs once; then one `tracking projections run` process and two uvicorn processes
+with `TRACKING_PROJECTOR=off` (each with its own data directory, as on separate machines: only the
+database, `TRACKING_SECRET` and `TRACKING_CIPHER_KEYS` are shared). A commander's board is open on
+each API process while the door-to-door line is driven through both, alternately. Every command's
+effect must reach both boards, which must receive the very same deltas, chained without gap or
+duplicate, and end equal to `GET /api/board`. On the way, the projector is restarted (SIGTERM, then
+started again) and one API process is killed (SIGKILL): the other keeps streaming, and the board
+that lost its process resumes on a new one from its last position.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import threading
 import time
@@ -58,6 +59,10 @@ class Deployment:
         self.env = {
             "TRACKING_DATABASE_URL": settings.database_url,
             "TRACKING_SECRET": settings.secret.hex(),
+            # The store key ring is shared like the secret: every process reads every event.
+            "TRACKING_CIPHER_KEYS": ",".join(
+                f"{kid}:{base64.b64encode(key).decode()}" for kid, key in settings.cipher_keys
+            ),
             "TRACKING_ALERTS": "off",
         }
         self.apis: list[ApiProcess] = []  # every API process started, dead ones too

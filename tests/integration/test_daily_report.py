@@ -123,6 +123,12 @@ def seeded(services: Services) -> dict[str, Any]:
         in_quarantine = [j for j in world.journeys if j.stage is Stage.UNDER_QUARANTINE]
         assert len(in_quarantine) >= 3
         for journey in in_quarantine[:3]:
+            # Synthetic journeys have no data key, and a referral's reason is sealed with it.
+            with services.store.transaction() as cur:
+                cur.execute(
+                    "INSERT INTO personal_data_keys (subject_id, data_key) VALUES (?, ?)",
+                    (str(journey.id), services.vault.new_key()),
+                )
             services.app.refer_to_hospital(journey.id, "fever", ctx(role="receiver"))
         projector.run_once()
         monitor = AlertMonitor(services.app, lambda: read_alert_facts(services.store), settings)

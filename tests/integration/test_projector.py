@@ -229,7 +229,7 @@ def test_every_journey_event_is_deliberately_placed_on_the_line() -> None:
     keeps_the_stage = {
         "Amended", "CustodyOffered", "CustodyOfferWithdrawn", "CustodyAccepted",
         "MisdirectedScanRecorded", "SurveyRecorded", "QuarantineExtended",
-        "QuarantineShortened", "TestResultRecorded",
+        "QuarantineShortened", "TestResultRecorded", "PersonalDataErased",
     }
     assert journey_events == set(STAGE_AFTER) | keeps_the_stage
     assert set(STAGE_AFTER.values()) == {s.value for s in Stage}

@@ -434,9 +434,9 @@ def test_a_refused_seat_withdrawal_leaves_no_trace(reason: str) -> None:
 def test_cancelling_and_referring_need_a_reason(reason: str) -> None:
     journey = screened()
     with pytest.raises(InvalidInput, match="reason"):
-        journey.cancel(reason, ctx())
+        journey.cancel(reason, ctx(), SEAL)
     with pytest.raises(InvalidInput, match="reason"):
-        journey.refer_to_hospital(reason, ctx())
+        journey.refer_to_hospital(reason, ctx(), SEAL)
     assert journey.stage is Stage.SCREENED
     assert drain(journey) == []
 
@@ -467,7 +467,7 @@ def test_cancel_and_no_show_are_possible_before_the_car_door(stage: Stage) -> No
     for close in ("cancel", "no_show"):
         journey, _, _ = journey_at(stage)
         if close == "cancel":
-            journey.cancel("flight diverted", ctx())
+            journey.cancel("flight diverted", ctx(), SEAL)
         else:
             journey.mark_no_show(ctx())
         assert journey.is_closed
@@ -479,11 +479,11 @@ def test_after_the_car_door_only_the_hospital_exit_remains(stage: Stage) -> None
     journey, _, _ = journey_at(stage)
     holder = journey.custodian
     with pytest.raises(RuleBroken, match="cannot cancel"):
-        journey.cancel("changed mind", ctx())
+        journey.cancel("changed mind", ctx(), SEAL)
     with pytest.raises(RuleBroken, match="cannot mark no-show"):
         journey.mark_no_show(ctx())
     assert (journey.stage, journey.custodian) == (stage, holder)
-    journey.refer_to_hospital("fever 39.1", ctx())
+    journey.refer_to_hospital("fever 39.1", ctx(), SEAL)
     assert journey.stage is Stage.REFERRED_TO_HOSPITAL
     assert journey.custodian == custody.HOSPITAL
     assert journey.offered_to is None
@@ -491,17 +491,17 @@ def test_after_the_car_door_only_the_hospital_exit_remains(stage: Stage) -> None
 
 def test_a_closed_journey_refuses_every_further_step() -> None:
     closes: list[Callable[[Journey], object]] = [
-        lambda j: j.cancel("duplicate booking", ctx()),
+        lambda j: j.cancel("duplicate booking", ctx(), SEAL),
         lambda j: j.mark_no_show(ctx()),
-        lambda j: j.refer_to_hospital("fever", ctx()),
+        lambda j: j.refer_to_hospital("fever", ctx(), SEAL),
     ]
     attempts: list[Callable[[Journey], object]] = [
         lambda j: j.amend("v1:x", ["phone"], ctx()),
             lambda j: j.screen(RiskLevel.LOW, None, False, False, ctx(), SEAL),
             lambda j: j.assign_destination(DestinationKind.HOME, uuid4(), "", ctx()),
-            lambda j: j.cancel("again", ctx()),
+            lambda j: j.cancel("again", ctx(), SEAL),
             lambda j: j.mark_no_show(ctx()),
-            lambda j: j.refer_to_hospital("again", ctx()),
+            lambda j: j.refer_to_hospital("again", ctx(), SEAL),
         lambda j: j.offer_custody("desk:LW-RC", ctx()),
         lambda j: j.accept_custody("desk:LW-RC", ctx()),
     ]
@@ -517,11 +517,11 @@ def test_a_closed_journey_refuses_every_further_step() -> None:
 
 def test_survey_is_refused_only_for_journeys_that_never_started() -> None:
     journey = screened()
-    journey.refer_to_hospital("fever", ctx())
+    journey.refer_to_hospital("fever", ctx(), SEAL)
     journey.record_survey(RiskLevel.HIGH, "v1:answers", ctx("survey-1", "surveyor"))
     assert journey.survey_risk is RiskLevel.HIGH
     cancelled = screened()
-    cancelled.cancel("flight cancelled", ctx())
+    cancelled.cancel("flight cancelled", ctx(), SEAL)
     with pytest.raises(RuleBroken):
         cancelled.record_survey(RiskLevel.LOW, "v1:answers", ctx())
 
@@ -877,16 +877,16 @@ def test_withdrawing_the_seat_withdraws_the_offer_to_the_escort() -> None:
 
 def test_closing_a_journey_ends_custody_except_at_the_hospital() -> None:
     journey, _, _ = seated()
-    journey.cancel("flight missed", ctx())
+    journey.cancel("flight missed", ctx(), SEAL)
     assert (journey.custodian, journey.offered_to) == (None, None)
     in_transit, _, _ = boarded()
-    in_transit.refer_to_hospital("fever", ctx())
+    in_transit.refer_to_hospital("fever", ctx(), SEAL)
     assert in_transit.custodian == custody.HOSPITAL
 
 
 def test_a_traveller_referred_before_screening_is_the_hospitals() -> None:
     journey = registered()
-    journey.refer_to_hospital("collapsed in the hall", ctx())
+    journey.refer_to_hospital("collapsed in the hall", ctx(), SEAL)
     assert journey.custodian == custody.HOSPITAL
 
 
@@ -1088,7 +1088,7 @@ def test_replaying_the_events_rebuilds_every_aggregate() -> None:
     run.record_boarding(members[0].id)
     run.depart()
     members[0].depart(run.id, ctx())
-    members[0].refer_to_hospital("fever", ctx())
+    members[0].refer_to_hospital("fever", ctx(), SEAL)
     members[1].record_survey(RiskLevel.MEDIUM, "v1:answers", ctx())
     save(site, vehicle, run, family, *members)
 

@@ -129,6 +129,10 @@ ACCEPTED_BY = st.sampled_from(["standing"] * 4 + CUSTODIANS)  # mostly the one o
 RELEASE = OrderDecision("order completed", "notice 7", "commander Li")
 
 
+def seal_reason(data: dict[str, Any]) -> str:
+    return "v1:" + str(data["reason"])
+
+
 def open_result(sealed: str) -> dict[str, Any]:
     return {"outcome": sealed.removeprefix("v1:")}
 
@@ -805,7 +809,7 @@ class DomainLineMachine(RuleBasedStateMachine):
             # once (tracking/transfers.py frees a room then): no transfers in this world.
             if how == "hospital":
                 stage_before = journey.stage
-                attempt(journey, journey.refer_to_hospital, reason, ctx("screener"))
+                attempt(journey, journey.refer_to_hospital, reason, ctx("screener"), seal_reason)
                 free_if_party_closed(w, journey, "referred to hospital")
                 if journey.run_id is not None and stage_before in ON_THE_ROAD:
                     run = w.runs[journey.run_id]
@@ -820,8 +824,8 @@ class DomainLineMachine(RuleBasedStateMachine):
                 attempt(journey, journey.mark_no_show, ctx())
                 why = "no-show"
             else:
-                attempt(journey, journey.cancel, reason, ctx())
-                why = reason
+                attempt(journey, journey.cancel, reason, ctx(), seal_reason)
+                why = "cancelled"  # the typed reason stays sealed in the journey's event
             free_if_party_closed(w, journey, why)
             if seat_run is not None:
                 run = w.runs[seat_run]

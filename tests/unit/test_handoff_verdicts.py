@@ -58,7 +58,7 @@ def journey_after(steps: int, *, cancelled: bool = False) -> Journey:
     for step in STEPS[:steps]:
         actions[step]()
     if cancelled and journey.stage.rank < Stage.BOARDED.rank:
-        journey.cancel("flight cancelled", ctx(role="dispatcher"))
+        journey.cancel("flight cancelled", ctx(role="dispatcher"), lambda data: "v1:sealed")
     return journey
 
 

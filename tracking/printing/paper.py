@@ -152,7 +152,8 @@ class _Reader:
                 where = f"房间 Room {journey.room}" if journey.room else ""
             else:
                 where = str(details.get("destination_address", ""))
-        url = f"{self.base_url}/t/{self.codes.code_for(journey.id)}"
+        # An erased traveller has no code any more (and none can be sealed for them).
+        url = "" if journey.erased else f"{self.base_url}/t/{self.codes.code_for(journey.id)}"
         return Traveller(
             name_native=str(details.get("name_native", "")),
             name_latin=str(details.get("name_latin", "")),
@@ -163,7 +164,7 @@ class _Reader:
             where=where,
             planned_end=journey.planned_end,
             status_url=url,
-            qr_png=_qr_data_uri(url),
+            qr_png=_qr_data_uri(url) if url else "",
         )
 
     def party_members(self, party_id: UUID) -> list[Journey]:
