@@ -60,10 +60,11 @@ class Client:
         self.dropped = False
         self.gone = False  # the client went away
         self.closed_by_server: tuple[int, str] | None = None
+        self.discarding = False  # closed for its member: nothing more is queued
         self.position = 0  # the last position queued for it
 
     def offer(self, position: int, frame: str) -> None:
-        if self.dropped or position <= self.position:
+        if self.dropped or self.discarding or position <= self.position:
             return  # already covered by its snapshot or resume
         if len(self.frames) >= self.queue_limit:
             self.dropped = True
@@ -77,7 +78,15 @@ class Client:
         self.gone = True
         self.ready.set()
 
-    def close(self, code: int, reason: str) -> None:
+    def close(self, code: int, reason: str, *, discard: bool = False) -> None:
+        """Close once the queue is sent; with `discard` (the member may no longer see the
+        board) at once, sending nothing more."""
+        if self.discarding:
+            return  # already closed for its member; that reason stands
+        if discard:
+            self.discarding = True
+            self.frames.clear()
+            self.dropped = False
         self.closed_by_server = (code, reason)
         self.ready.set()
 

@@ -45,7 +45,8 @@ def open_services(settings: Settings, *, create_tables: bool = False) -> Service
         legal_basis=settings.quarantine_legal_basis or QuarantinePlan.legal_basis,
     )
     codes = PersonalCodes(store, vault)
-    return Services(settings, app, store, vault, Accounts(app, settings.secret), codes)
+    accounts = Accounts(app, store, settings.secret)
+    return Services(settings, app, store, vault, accounts, codes)
 
 
 def migrate(settings: Settings) -> None:
@@ -54,5 +55,6 @@ def migrate(settings: Settings) -> None:
     try:
         services.vault.create_table()
         services.codes.create_table()
+        services.accounts.create_table()
     finally:
         services.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 import orjson
@@ -15,15 +16,23 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from api.board_feed import BoardFeed, Client, board_json
+from api.policy import admits
 from api.routers.board import sla_minutes
-from projections.board import BOARD_ROLES, visible
+from projections.board import visible
 from projections.queries import read_board_deltas
 from tracking.services import Services
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 10.0
 RESUME_BATCH = 500  # missed deltas per message when a client comes back
 NOT_JSON, UNAUTHENTICATED, FORBIDDEN, DROPPED = 4400, 4401, 4403, 4008
+# The account's role changed: the board it may see differs, so the client starts afresh.
+ROLE_CHANGED = 4012
+# How often an open socket looks at its session and account again: disabling an account,
+# signing out or changing a role reaches an open board within this (the goal is 5 s).
+RECHECK_S = 1.0
+BOARD_SOCKET = "WS /ws/board"  # its row in api/policy.py
 
 
 @router.websocket("/ws/board")
@@ -38,10 +47,11 @@ async def board_socket(websocket: WebSocket) -> None:
     if member is None:
         await websocket.close(UNAUTHENTICATED, "sign in first: send a token from /api/auth/token")
         return
-    if member.role not in BOARD_ROLES:
+    if not admits(BOARD_SOCKET, member.role):  # the table's row for this socket
         await websocket.close(FORBIDDEN, "this role may not see the board")
         return
     client = feed.subscribe(member.role)  # before reading: nothing committed meanwhile is missed
+    watching = asyncio.ensure_future(_watch_member(services, hello["token"], client))
     try:
         await _start(websocket, services, feed, client, hello["after"])
         receiving = asyncio.ensure_future(_until_gone(websocket, client))
@@ -52,7 +62,24 @@ async def board_socket(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        watching.cancel()
         feed.unsubscribe(client)
+
+
+async def _watch_member(services: Services, token: str, client: Client) -> None:
+    """Close the socket once its session ends (sign-out, a disabled account, expiry) or its
+    account's role changes; what was queued but not sent is not sent."""
+    while not client.gone and client.closed_by_server is None:
+        await asyncio.sleep(RECHECK_S)
+        try:
+            member = await run_in_threadpool(services.accounts.member_for_token, token)
+        except Exception:  # the store not answering: the next look decides
+            log.warning("board socket: could not re-check its session; keeping it open")
+            continue
+        if member is None:
+            client.close(UNAUTHENTICATED, "signed out or the account was disabled", discard=True)
+        elif member.role is not client.role:
+            client.close(ROLE_CHANGED, "your role changed: reconnect for your board", discard=True)
 
 
 async def _hello(websocket: WebSocket) -> dict[str, Any] | None:

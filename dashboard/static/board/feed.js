@@ -5,7 +5,9 @@
 "use strict";
 
 window.BoardFeed = (() => {
-  const CLOSE = { resync: 4000, badFirstFrame: 4400, signedOut: 4401, forbidden: 4403, dropped: 4008 };
+  const CLOSE = {
+    resync: 4000, badFirstFrame: 4400, signedOut: 4401, forbidden: 4403, dropped: 4008, roleChanged: 4012,
+  };
   const FIRST_DELAY_MS = 500;
   const MAX_DELAY_MS = 30_000;
 
@@ -19,6 +21,8 @@ window.BoardFeed = (() => {
     let timer = null;
     let delay = FIRST_DELAY_MS;
     let resyncs = 0;
+    // After a role change what we hold was the old role's board: the next open asks afresh.
+    let fresh = false;
     // Sockets we closed ourselves for a gap: their close code is whatever the server echoes.
     const resyncing = new WeakSet();
 
@@ -88,6 +92,9 @@ window.BoardFeed = (() => {
         stopped = true;
         hooks.onState("off");
         hooks.onForbidden();
+      } else if (event.code === CLOSE.roleChanged) {
+        fresh = true;
+        later(0);
       } else if (resyncing.has(ws) && resyncs < 3) {
         later(0); // at once: we know exactly what we hold
       } else if (event.code === CLOSE.dropped) {
@@ -119,7 +126,8 @@ window.BoardFeed = (() => {
       socket = ws;
       ws.addEventListener("open", () => {
         if (ws !== socket) return;
-        const held = hooks.holds();
+        const held = fresh ? null : hooks.holds();
+        fresh = false;
         ws.send(JSON.stringify({ token, after: held && typeof held.position === "number" ? held.position : null }));
         // Resuming, the server may send nothing until the next event: the line is up and what
         // we hold is current. Starting afresh, "live" waits for the snapshot.

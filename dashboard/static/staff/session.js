@@ -8,9 +8,20 @@ window.StaffSession = (() => {
 
   const token = () => sessionStorage.getItem(TOKEN_KEY);
   const role = () => sessionStorage.getItem(ROLE_KEY) || "";
+  // Forgetting the token also ends its session on the server, so that a copy of it (another
+  // tab's memory, a proxy log) stops working too. Every page's sign-out goes through here;
+  // after a 401 the session is over already and the request is a harmless no-op.
   const clear = () => {
+    const held = token();
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(ROLE_KEY);
+    if (held) {
+      fetch("/api/auth/sign-out", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${held}` },
+        keepalive: true, // survives the page going away right after
+      }).catch(() => {});
+    }
   };
 
   // Signs in with the form's username and password; calls onSignedIn once the token is kept.
