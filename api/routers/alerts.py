@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from api.deps import ServicesDep, allow
-from domain.staff import Role
+from api.deps import ServicesDep, Staff
+from api.errors import STAFF_ERRORS
 from projections.queries import read_alert_summary
-from tracking.accounts import StaffMember
 
-router = APIRouter(tags=["alerts"])
-AlertViewer = Annotated[
-    StaffMember, Depends(allow(Role.DISPATCHER, Role.COMMANDER, Role.ADMIN))
-]
+router = APIRouter(tags=["alerts"], responses=STAFF_ERRORS)
+# Whom each endpoint admits, and on whose records, is api/policy.py's table (see `allow`).
+AlertViewer = Staff
 
 
 @router.get("/api/alerts")

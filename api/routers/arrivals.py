@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.deps import AppDep, ServicesDep, allow
-from domain.staff import Role
+from api.deps import AppDep, ServicesDep, Staff
+from api.errors import STAFF_ERRORS, refusal
 from projections.queries import read_entry_point_journeys
-from tracking.accounts import StaffMember
 
-router = APIRouter(tags=["registration"])
-DeskStaff = Annotated[
-    StaffMember, Depends(allow(Role.SCREENER, Role.DISPATCHER, Role.COMMANDER, Role.ADMIN))
-]
+router = APIRouter(tags=["registration"], responses=STAFF_ERRORS)
+# Whom each endpoint admits, and on whose records, is api/policy.py's table (see `allow`).
+DeskStaff = Staff
 COLUMNS = (
     "journey_id", "party_id", "stage", "registered_or_stage_since", "name_native", "name_latin",
     "document", "document_last4", "nationality", "birth_date", "phone", "flight", "came_from",
@@ -33,7 +30,7 @@ COLUMNS = (
 @router.get(
     "/api/entry-points/{code}/arrivals.csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}, 404: {"description": "no such entry point"}},
+    responses={200: {"content": {"text/csv": {}}}, 404: refusal("no such entry point")},
 )
 def arrivals_csv(code: str, services: ServicesDep, app: AppDep, _: DeskStaff) -> Response:
     app.entry_point(code)

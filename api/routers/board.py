@@ -7,21 +7,29 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.board_feed import board_json
-from api.deps import ServicesDep, allow
-from projections.board import BOARD_ROLES, visible
+from api.deps import ServicesDep, Staff
+from api.errors import STAFF_ERRORS
+from projections.board import visible
 from projections.queries import read_board_as_of, read_board_range
-from tracking.accounts import StaffMember
 from tracking.settings import Settings
 
-router = APIRouter(tags=["board"])
-BoardViewer = Annotated[StaffMember, Depends(allow(*BOARD_ROLES))]
+router = APIRouter(tags=["board"], responses=STAFF_ERRORS)
+# Whom each endpoint admits, and on whose records, is api/policy.py's table (see `allow`).
+BoardViewer = Staff
 
 
-@router.get("/api/board", response_class=Response)
+# Built as bytes (the live board is shared, serialised once per change), so its type is declared
+# here; docs/board.md describes its fields.
+BOARD_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"schema": {"type": "object"}}}}
+}
+
+
+@router.get("/api/board", response_class=Response, responses=BOARD_ANSWER)
 async def board(
     request: Request,
     services: ServicesDep,

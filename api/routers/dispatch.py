@@ -8,20 +8,18 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppDep, ServicesDep, allow
-from domain.staff import Role
+from api.deps import AppDep, ServicesDep, Staff
+from api.errors import STAFF_ERRORS
 from projections.dispatching import dispatch_snapshot, suggestion_for
 from projections.queries import read_alerts, read_position
-from tracking.accounts import StaffMember
 
-router = APIRouter(tags=["dispatch"])
-Dispatcher = Annotated[StaffMember, Depends(allow(Role.DISPATCHER))]
-DispatchViewer = Annotated[
-    StaffMember, Depends(allow(Role.DISPATCHER, Role.COMMANDER, Role.ADMIN))
-]
+router = APIRouter(tags=["dispatch"], responses=STAFF_ERRORS)
+# Whom each endpoint admits, and on whose records, is api/policy.py's table (see `allow`).
+Dispatcher = Staff
+DispatchViewer = Staff
 LONG_POLL_S = 20.0
 POLL_EVERY_S = 0.25
 

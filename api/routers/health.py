@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import ServicesDep
+from api.errors import error_responses
 from projections.queries import read_position
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=error_responses(503))
 
 
 @router.get("/healthz")

@@ -4,46 +4,30 @@ and its timeline. The care side is in routers/survey.py, quarantine.py and trans
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, HTTPException
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.deps import AppDep, IdempotencyDep, ServicesDep, allow, context_for
-from domain.staff import Role
+from api.deps import AppDep, IdempotencyDep, ServicesDep, Staff, context_for, require_own
+from api.errors import STAFF_ERRORS
 from domain.stages import RiskLevel
 from projections.queries import read_timeline
 from tracking.accounts import StaffMember
 
-router = APIRouter(prefix="/api/journeys", tags=["journeys"])
+router = APIRouter(prefix="/api/journeys", tags=["journeys"], responses=STAFF_ERRORS)
 
-Screener = Annotated[StaffMember, Depends(allow(Role.SCREENER))]
-Dispatcher = Annotated[StaffMember, Depends(allow(Role.DISPATCHER))]
-Escort = Annotated[StaffMember, Depends(allow(Role.ESCORT))]
-Receiver = Annotated[StaffMember, Depends(allow(Role.RECEIVER))]
-Handler = Annotated[
-    StaffMember,
-    Depends(allow(Role.SCREENER, Role.DISPATCHER, Role.ESCORT, Role.RECEIVER, Role.COMMANDER)),
-]
-Taker = Annotated[StaffMember, Depends(allow(Role.SCREENER, Role.ESCORT, Role.RECEIVER))]
-Exiting = Annotated[
-    StaffMember,
-    Depends(allow(Role.SCREENER, Role.DISPATCHER, Role.RECEIVER, Role.SURVEYOR, Role.COMMANDER)),
-]
-Viewer = Annotated[
-    StaffMember,
-    Depends(
-        allow(
-            Role.DISPATCHER,
-            Role.COMMANDER,
-            Role.SCREENER,
-            Role.ESCORT,
-            Role.RECEIVER,
-            Role.SURVEYOR,
-        )
-    ),
-]
+# Who may call each endpoint, and on whose records, is api/policy.py's table, which `allow`
+# (api/deps.py) applies at request time; the names below only say whom each endpoint is for.
+Screener = Staff
+Dispatcher = Staff
+Escort = Staff
+Receiver = Staff
+Handler = Staff
+Taker = Staff
+Exiting = Staff
+Viewer = Staff
 
 
 class FieldFacts(BaseModel):
@@ -210,9 +194,11 @@ def withdraw_seats(
 
 @router.post("/{journey_id}/boarding")
 def scan_boarding(
-    journey_id: UUID, body: ScanBoarding, app: AppDep, who: Escort, idem: IdempotencyDep
+    journey_id: UUID, body: ScanBoarding, services: ServicesDep, who: Escort,
+    idem: IdempotencyDep,
 ) -> dict[str, Any]:
-    return app.scan_boarding(
+    require_own(services, who, run_id=body.run_id)  # the run is in the body
+    return services.app.scan_boarding(
         journey_id, body.run_id, body.scan_id, field_context(who, body), idem,
         off_route_only=body.off_route,
     )
@@ -220,9 +206,11 @@ def scan_boarding(
 
 @router.post("/{journey_id}/check-in")
 def scan_check_in(
-    journey_id: UUID, body: ScanCheckIn, app: AppDep, who: Receiver, idem: IdempotencyDep
+    journey_id: UUID, body: ScanCheckIn, services: ServicesDep, who: Receiver,
+    idem: IdempotencyDep,
 ) -> dict[str, Any]:
-    return app.scan_check_in(
+    require_own(services, who, site=body.site)  # the door is in the body
+    return services.app.scan_check_in(
         journey_id, body.site, body.scan_id, field_context(who, body), idem,
         off_route_only=body.off_route, start_quarantine=body.start_quarantine,
     )

@@ -7,19 +7,17 @@ from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from api.deps import AppDep, ServicesDep, allow, public_base_url
-from domain.staff import Role
-from tracking.accounts import StaffMember
+from api.deps import AppDep, ServicesDep, Staff, public_base_url
+from api.errors import STAFF_ERRORS
 from tracking.printing.paper import door_labels, render_door_labels, render_manifest, run_manifest
 
-router = APIRouter(tags=["paper"])
-MANIFEST_ROLES = (Role.DISPATCHER, Role.ESCORT, Role.COMMANDER, Role.ADMIN)
-LABEL_ROLES = (Role.DISPATCHER, Role.RECEIVER, Role.COMMANDER, Role.ADMIN)
-ManifestReader = Annotated[StaffMember, Depends(allow(*MANIFEST_ROLES))]
-LabelReader = Annotated[StaffMember, Depends(allow(*LABEL_ROLES))]
+router = APIRouter(tags=["paper"], responses=STAFF_ERRORS)
+# Whom each endpoint admits, and on whose records, is api/policy.py's table (see `allow`).
+ManifestReader = Staff
+LabelReader = Staff
 SiteCode = Annotated[str, Path(min_length=1, max_length=40)]
 # Names and personal codes are on every page: no cache, shared or private, keeps a copy.
 PDF_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}

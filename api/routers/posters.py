@@ -5,18 +5,17 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from api.deps import AppDep, ServicesDep, allow, public_base_url
-from domain.staff import Role
+from api.deps import AppDep, ServicesDep, Staff, public_base_url
+from api.errors import STAFF_ERRORS
 from projections.queries import read_reference
-from tracking.accounts import StaffMember
 from tracking.printing.posters import poster_pdf, poster_svg, registration_url
 
-router = APIRouter(tags=["posters"])
-ROLES = (Role.ADMIN, Role.SCREENER, Role.DISPATCHER, Role.COMMANDER)
-Printer = Annotated[StaffMember, Depends(allow(*ROLES))]
+router = APIRouter(tags=["posters"], responses=STAFF_ERRORS)
+# Whom each endpoint admits, and on whose records, is api/policy.py's table (see `allow`).
+Printer = Staff
 EntryPointCode = Annotated[str, Path(min_length=1, max_length=40)]
 # An SVG opened on its own is a document that could run script; ours never needs any.
 SVG_HEADERS = {

@@ -8,28 +8,23 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import Field
 
-from api.deps import AppDep, IdempotencyDep, ServicesDep, allow
+from api.deps import AppDep, IdempotencyDep, ServicesDep, Staff
+from api.errors import STAFF_ERRORS
 from api.routers.journeys import FieldFacts, WithReason, field_context
 from domain.calendar import local_date
 from domain.quarantine import MAX_BASIS, MAX_DECIDER, MAX_REASON, OrderDecision
-from domain.staff import Role
 from projections.surveying import due_tests
-from tracking.accounts import StaffMember
 from tracking.records import quarantine_order
 from tracking.survey_answers import LabResult
 
-router = APIRouter(tags=["quarantine"])
-OrderStaff = Annotated[
-    StaffMember, Depends(allow(Role.RECEIVER, Role.SURVEYOR, Role.COMMANDER))
-]
-Deciders = Annotated[StaffMember, Depends(allow(Role.SURVEYOR, Role.COMMANDER))]
-Exiting = Annotated[
-    StaffMember,
-    Depends(allow(Role.SCREENER, Role.DISPATCHER, Role.RECEIVER, Role.SURVEYOR, Role.COMMANDER)),
-]
+router = APIRouter(tags=["quarantine"], responses=STAFF_ERRORS)
+# Whom each endpoint admits, and on whose records, is api/policy.py's table (see `allow`).
+OrderStaff = Staff
+Deciders = Staff
+Exiting = Staff
 
 
 class StartQuarantine(FieldFacts):

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.deps import AppDep, IdempotencyDep, ServicesDep, allow
-from domain.staff import Role
+from api.deps import AppDep, IdempotencyDep, ServicesDep, Staff
+from api.errors import STAFF_ERRORS
 from domain.stages import DestinationKind
 from projections.queries import read_reference
-from tracking.accounts import StaffMember
 
-router = APIRouter(tags=["reference data"])
-Admin = Annotated[StaffMember, Depends(allow(Role.ADMIN))]
-AnyStaff = Annotated[StaffMember, Depends(allow(*Role))]
+router = APIRouter(tags=["reference data"], responses=STAFF_ERRORS)
+# Whom each endpoint admits, and on whose records, is api/policy.py's table (see `allow`).
+Admin = Staff
+AnyStaff = Staff
 
 
 class RegisterEntryPoint(BaseModel):

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from api.deps import AppDep, IdempotencyDep, ServicesDep, context_for, public_base_url
+from api.errors import refusal
 from api.limits import Throttle, client_address
 from tracking.services import Services
 from tracking.traveller_details import DocumentType, TravellerDetails
@@ -28,11 +29,12 @@ per_phone = Throttle("20/minute")
 per_code_address = Throttle("300/minute")
 
 PUBLIC_ERRORS: dict[int | str, dict[str, Any]] = {
-    409: {"description": "the registration conflicts with what is on record"},
-    413: {"description": "the request is too large"},
-    422: {"description": "a field is not valid; `problems` says which and why"},
-    429: {"description": "too many requests from here, or for this document"},
-    503: {"description": "the database is not answering; retry after Retry-After seconds"},
+    404: refusal("no such entry point"),
+    409: refusal("the registration conflicts with what is on record"),
+    413: refusal("the request is too large"),
+    422: refusal("a field is not valid; `problems` says which and why"),
+    429: refusal("too many requests from here, or for this document (see Retry-After)"),
+    503: refusal("the database is not answering; retry after Retry-After seconds"),
 }
 
 
@@ -170,14 +172,13 @@ def find_my_details(body: FindMyDetails, request: Request, app: AppDep) -> Known
 
 @router.get(
     "/api/travellers/{code}",
-    responses={404: {"description": "no working personal code"}, **PUBLIC_ERRORS},
+    responses={**PUBLIC_ERRORS, 404: refusal("no working personal code")},
 )
 def my_status(code: str, request: Request, services: ServicesDep) -> TravellerStatusOut:
     """The traveller's own status, by their personal code (unknown, expired and revoked
     codes get the same 404), with their quarantine order once it has started: its dates,
     legal basis, test days (done or due, never a result) and every decision on it."""
-    if not per_code_address.allows(client_address(request)):
-        raise HTTPException(429, "too many requests; please wait a minute and try again")
+    per_code_address.check(client_address(request))
     journey_id = services.codes.resolve(code)
     if journey_id is None:
         raise HTTPException(404, "this code does not work; ask the staff nearby for help")

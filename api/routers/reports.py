@@ -10,17 +10,17 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from api.deps import ServicesDep, allow
-from domain.staff import Role
+from api.deps import ServicesDep, Staff
+from api.errors import STAFF_ERRORS, refusal
 from projections.report import read_daily_report, report_day
 from projections.report_files import XLSX_TYPE, daily_report_csv, daily_report_xlsx
-from tracking.accounts import StaffMember
 
-router = APIRouter(tags=["reports"])
-Commander = Annotated[StaffMember, Depends(allow(Role.COMMANDER))]
+router = APIRouter(tags=["reports"], responses=STAFF_ERRORS)
+# Whom each endpoint admits, and on whose records, is api/policy.py's table (see `allow`).
+Commander = Staff
 MEDIA_TYPES = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
@@ -33,7 +33,7 @@ MEDIA_TYPES = {
     response_class=Response,
     responses={
         200: {"content": {media: {} for media in MEDIA_TYPES.values()}},
-        422: {"description": "a day to come, before 2000, or not a date; an unknown format"},
+        422: refusal("a day to come, before 2000, or not a date; an unknown format"),
     },
 )
 def daily_report(

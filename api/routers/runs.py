@@ -5,22 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import AppDep, IdempotencyDep, ServicesDep, allow, context_for
+from api.deps import AppDep, IdempotencyDep, ServicesDep, Staff, context_for
+from api.errors import STAFF_ERRORS
 from api.routers.journeys import FieldFacts
-from domain.staff import Role
 from projections.dispatch_queries import read_open_runs
-from tracking.accounts import StaffMember
 from tracking.application import TrackingApp
 
-router = APIRouter(prefix="/api/runs", tags=["vehicle runs"])
-Dispatcher = Annotated[StaffMember, Depends(allow(Role.DISPATCHER))]
-Driver = Annotated[StaffMember, Depends(allow(Role.ESCORT, Role.DISPATCHER))]
-RunViewer = Annotated[
-    StaffMember, Depends(allow(Role.ESCORT, Role.DISPATCHER, Role.COMMANDER, Role.ADMIN))
-]
+router = APIRouter(prefix="/api/runs", tags=["vehicle runs"], responses=STAFF_ERRORS)
+# Whom each endpoint admits, and on whose records, is api/policy.py's table (see `allow`).
+Dispatcher = Staff
+Driver = Staff
+RunViewer = Staff
 
 
 class PlanRun(BaseModel):

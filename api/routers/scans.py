@@ -12,22 +12,19 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from api.deps import AppDep, ServicesDep, allow
+from api.deps import AppDep, ServicesDep, Staff
+from api.errors import STAFF_ERRORS, refusal
 from domain.errors import NotFound
 from domain.handoff import Handoff, ReasonCode, assess
-from domain.staff import Role
-from tracking.accounts import StaffMember
 from tracking.application import TrackingApp
 from tracking.travellers import traveller_status
 
-router = APIRouter(tags=["handoffs"])
-Scanner = Annotated[
-    StaffMember,
-    Depends(allow(Role.SCREENER, Role.ESCORT, Role.RECEIVER, Role.DISPATCHER, Role.COMMANDER)),
-]
+router = APIRouter(tags=["handoffs"], responses=STAFF_ERRORS)
+# Whom each endpoint admits, and on whose records, is api/policy.py's table (see `allow`).
+Scanner = Staff
 UNKNOWN = "this code does not work: ask the traveller for their code page, or check the desk list"
 
 
@@ -50,8 +47,8 @@ class ScanResult(BaseModel):
 @router.get(
     "/api/scans/{code}",
     responses={
-        404: {"description": "no working personal code"},
-        422: {"description": "the handoff names a run or site that does not exist"},
+        404: refusal("no working personal code"),
+        422: refusal("the handoff names a run or site that does not exist"),
     },
 )
 def scan(

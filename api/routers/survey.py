@@ -11,23 +11,23 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from api.deps import AppDep, IdempotencyDep, ServicesDep, allow, context_for
+from api.deps import AppDep, IdempotencyDep, ServicesDep, Staff, context_for
+from api.errors import STAFF_ERRORS, refusal
 from api.routers.journeys import FieldFacts, field_context
 from domain.audit import CONTACTS, HEALTH, PURPOSES, SURVEY
-from domain.staff import Role
 from domain.stages import RiskLevel
 from projections.care_queries import read_access_log
 from projections.surveying import derived_contacts, survey_worklist
-from tracking.accounts import StaffMember
 from tracking.audit import record_access
 from tracking.records import health_record
 from tracking.survey_answers import SurveyAnswers
 
-router = APIRouter(tags=["survey"])
-SurveyStaff = Annotated[StaffMember, Depends(allow(Role.SURVEYOR, Role.COMMANDER))]
-Auditor = Annotated[StaffMember, Depends(allow(Role.COMMANDER, Role.ADMIN))]
+router = APIRouter(tags=["survey"], responses=STAFF_ERRORS)
+# Whom each endpoint admits, and on whose records, is api/policy.py's table (see `allow`).
+SurveyStaff = Staff
+Auditor = Staff
 Purpose = Literal[
     "survey", "contact_tracing", "test_follow_up", "quarantine_decision", "hospital_referral",
     "command_review",
@@ -37,8 +37,8 @@ PurposeQuery = Annotated[
     Purpose, Query(description="why the data is read; recorded in the access log")
 ]
 READ_IS_LOGGED: dict[int | str, dict[str, Any]] = {
-    403: {"description": "survey answers and health data are for survey staff and commanders"},
-    503: {"description": "the read could not be written to the access log: nothing is shown"},
+    403: refusal("survey answers and health data are for survey staff and commanders"),
+    503: refusal("the read could not be written to the access log: nothing is shown"),
 }
 
 

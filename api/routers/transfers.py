@@ -5,26 +5,24 @@ assign a vehicle; the escort (or the dispatcher on their behalf) records pick-up
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import Field
 
-from api.deps import AppDep, IdempotencyDep, ServicesDep, allow
+from api.deps import AppDep, IdempotencyDep, ServicesDep, Staff
+from api.errors import STAFF_ERRORS
 from api.routers.journeys import FieldFacts, WithReason, field_context
-from domain.staff import Role
 from projections.surveying import open_transfers
 from tracking import transfers
-from tracking.accounts import StaffMember
 
-router = APIRouter(prefix="/api/transfers", tags=["hospital transfers"])
-Dispatcher = Annotated[StaffMember, Depends(allow(Role.DISPATCHER))]
-Crew = Annotated[StaffMember, Depends(allow(Role.ESCORT, Role.DISPATCHER))]
+router = APIRouter(prefix="/api/transfers", tags=["hospital transfers"], responses=STAFF_ERRORS)
+# Whom each endpoint admits, and on whose records, is api/policy.py's table (see `allow`).
+Dispatcher = Staff
+Crew = Staff
 # Admins read the dispatch console (transfers included), so they may read these too.
-Watchers = Annotated[
-    StaffMember, Depends(allow(Role.DISPATCHER, Role.COMMANDER, Role.ESCORT, Role.ADMIN))
-]
+Watchers = Staff
 
 
 class AssignVehicle(FieldFacts):
