@@ -14,7 +14,8 @@ from fastapi.staticfiles import StaticFiles
 
 from api.board_feed import BoardFeed
 from api.errors import install_error_handlers
-from api.limits import BodySizeLimit
+from api.limits import BodySizeLimit, JsonDepthLimit
+from api.origin import OriginCheck
 from api.routers import (
     admin_pages,
     alerts,
@@ -131,7 +132,10 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Added first, so it runs inside the size limit: it reads at most MAX_BODY_BYTES.
+    app.add_middleware(JsonDepthLimit)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(OriginCheck, public_url=settings.public_url)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
         app.include_router(router)

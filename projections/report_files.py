@@ -13,6 +13,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from projections.report import ARRIVALS, EXITS, HOSPITAL_TRANSFERS, QUARANTINE, Report
@@ -233,11 +234,13 @@ def daily_report_xlsx(report: Report) -> bytes:
 
 
 def _append(sheet: WriteOnlyWorksheet, values: list[Any]) -> None:
-    # Text stays text: a name typed as "=..." must not become a formula.
+    # Text stays text: a name typed as "=..." must not become a formula. XML cannot hold most
+    # control characters, and a site's name may carry one (staff typed it; the fuzz test does):
+    # they are dropped here rather than failing the whole report.
     row: list[Any] = []
     for value in values:
         if isinstance(value, str):
-            cell = WriteOnlyCell(sheet, value=value)
+            cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
             cell.data_type = "s"
             row.append(cell)
         else:

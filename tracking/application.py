@@ -42,6 +42,7 @@ from tracking.app_base import (
 from tracking.care import CareCommands
 from tracking.persistence import APP_NAME
 from tracking.unit_of_work import Answer, Decision, Idempotency
+from tracking.validation import clean_name
 
 MIXED_RISK = (
     "high-risk travellers do not share a vehicle with others: choose a run carrying only "
@@ -69,7 +70,7 @@ class TrackingApp(CareCommands):
     ) -> Answer:
         def decide() -> Decision:
             self._must_be_new(entry_point_id(code), f"entry point {code!r}")
-            entry = EntryPoint.register(code, name)
+            entry = EntryPoint.register(code, clean_name(name))
             return Decision([entry], {"entry_point": entry.code, "id": str(entry.id)})
 
         return self._execute(decide, idempotency)
@@ -85,7 +86,7 @@ class TrackingApp(CareCommands):
     ) -> Answer:
         def decide() -> Decision:
             self._must_be_new(site_id(code), f"site {code!r}")
-            site = Site.register(code, name, kind, list(rooms), capacity)
+            site = Site.register(code, clean_name(name), kind, list(rooms), capacity)
             return Decision([site], {"site": site.code, "id": str(site.id)})
 
         return self._execute(decide, idempotency)

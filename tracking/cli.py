@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import signal
 import threading
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from tracking.printing.posters import (
     registration_lines,
     registration_url,
 )
+from tracking.retention import run_retention
 from tracking.services import Services, migrate, open_services
 from tracking.settings import Settings, load_settings
 from tracking.sidestore import SideStore
@@ -155,6 +157,47 @@ def add_user(
     )
 
 
+def _change_user(
+    settings: Settings,
+    username: str,
+    reason: str,
+    *,
+    role: Role | None = None,
+    active: bool | None = None,
+) -> None:
+    def act(s: Services) -> None:
+        answer = s.accounts.change(
+            username, role=role, active=active, reason=reason, decided_by=f"cli:{getpass.getuser()}"
+        )
+        state = "active" if answer["active"] else "disabled"
+        typer.echo(f"{answer['username']}: {answer['role']}, {state}")
+
+    with_services(act, settings)
+
+
+Reason = Annotated[str, typer.Option(help="why (kept in the account's history)")]
+
+
+@users.command("disable")
+def disable_user(username: str, reason: Reason = "disabled by an operator") -> None:
+    """Disable an account: its sessions end at once, its open boards close within seconds."""
+    _change_user(load_settings(), username, reason, active=False)
+
+
+@users.command("enable")
+def enable_user(username: str, reason: Reason = "enabled by an operator") -> None:
+    """Enable a disabled account again (it signs in afresh)."""
+    _change_user(load_settings(), username, reason, active=True)
+
+
+@users.command("role")
+def change_user_role(
+    username: str, role: Role, reason: Reason = "role changed by an operator"
+) -> None:
+    """Give an account another role: its next request and its open boards follow it."""
+    _change_user(load_settings(), username, reason, role=role)
+
+
 alerts = typer.Typer(help="Loop-not-closed alerts.", no_args_is_help=True)
 app.add_typer(alerts, name="alerts")
 
@@ -264,6 +307,31 @@ def import_arrivals_command(
         f"{summary.rows} rows: {summary.registered} travellers registered in "
         f"{summary.parties} parties, {summary.already_registered} already registered, "
         f"{summary.rejected_rows} rows rejected{see}"
+    )
+
+
+retention = typer.Typer(help="Erasure of personal data after the retention period.",
+                        no_args_is_help=True)
+app.add_typer(retention, name="retention")
+
+
+@retention.command("run")
+def retention_run(
+    days: Annotated[int | None, typer.Option(
+        min=0, help="erase travellers whose journey ended more than this many days ago "
+        "(default: TRACKING_RETENTION_DAYS, 30)",
+    )] = None,
+) -> None:
+    """Destroy the data keys of travellers whose journey ended long enough ago (idempotent)."""
+    settings = load_settings()
+    services = open_services(settings)
+    try:
+        done = run_retention(services, days)
+    finally:
+        services.close()
+    typer.echo(
+        f"{done.erased} travellers erased (journeys ended before {done.cutoff.isoformat()}); "
+        f"{done.already_erased} were erased before"
     )
 
 
