@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from uuid import uuid4
 
+from domain.calendar import local_date
 from domain.context import Context
 from domain.stages import DestinationKind
 from tracking.application import Person, TrackingApp
@@ -46,3 +47,8 @@ def seed_line(
     if extra_vehicle:
         app.register_vehicle(line.other_plate, seats)
     return line
+
+
+def district_today() -> date:
+    """Today in the district's calendar (orders and tests count its days, not the host's)."""
+    return local_date(datetime.now(UTC))

@@ -25,6 +25,7 @@ from tests.browser.conftest import Phone, watched_page
 from tests.e2e.care import DECISION, open_place, person, register, staff_of, to_room_door
 from tests.e2e.client import PASSWORD, Api, add_staff, event_count
 from tests.e2e.conftest import Live
+from tests.support import district_today
 
 LAPTOP: dict[str, Any] = {
     "viewport": {"width": 1366, "height": 768},
@@ -38,7 +39,7 @@ LIVE_MS = 20_000
 
 
 def day(offset: int) -> str:
-    return (date.today() + timedelta(days=offset)).isoformat()
+    return (district_today() + timedelta(days=offset)).isoformat()
 
 
 def sign_in(page: Page, live: Live, role: Role) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -38,6 +38,7 @@ from domain.staff import Role
 from tests.e2e.care import DECISION, survey_answers
 from tests.e2e.client import PASSWORD, Api, add_staff, event_count, traveller
 from tests.e2e.conftest import Live
+from tests.support import district_today
 from tests.unit.test_route_roles import app_routes
 
 SOCKET = "WS /ws/board"
@@ -153,7 +154,7 @@ def line(live: Live) -> Line:
         "site": hotel_a, "scan_id": f"door-{uuid4()}", "start_quarantine": True})
     surveyor = staff["surveyor"].api
     surveyor.post(f"/api/journeys/{at_a}/quarantine/extension",
-                  dict(DECISION, planned_end=str(date.today() + timedelta(days=21))))
+                  dict(DECISION, planned_end=str(district_today() + timedelta(days=21))))
     surveyor.post(f"/api/journeys/{at_a}/survey", {"risk": "low", "answers": survey_answers()})
     transfer = screener.post(f"/api/journeys/{referred}/hospital-referral",
                              {"reason": "fever at the desk"})["transfer_ids"][0]

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from tests.board_watch import BoardWatch
 from tests.databases import POSTGRES_MARKED, fresh_settings
 from tests.e2e.client import PASSWORD, Api, traveller
 from tests.e2e.processes import ApiProcess, ProjectorProcess, migrate
+from tests.support import district_today
 from tracking.services import open_services
 from tracking.settings import Settings
 
@@ -356,7 +357,7 @@ class Line:
 
     def quarantine(self, journey: str) -> None:
         self._post(Role.RECEIVER, f"/api/journeys/{journey}/quarantine",
-                   {"planned_end": str(date.today() + timedelta(days=14))})
+                   {"planned_end": str(district_today() + timedelta(days=14))})
         self.stage[journey] = "under_quarantine"
         self._settled()
 

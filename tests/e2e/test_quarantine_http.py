@@ -11,6 +11,7 @@ from uuid import uuid4
 from tests.e2e.care import DECISION, open_place, person, register, staff_of, to_room_door
 from tests.e2e.client import event_count
 from tests.e2e.conftest import Live
+from tests.support import district_today
 
 
 def _day(order: dict[str, object], days: int) -> str:
@@ -121,7 +122,7 @@ def test_tests_due_are_listed_for_the_hotel_until_their_results_are_in(live: Liv
     due = staff.receiver.get(f"/api/quarantine/tests-due?site={place.hotel}")
     assert [(t["journey_id"], t["day"]) for t in due["tests"]] == [(ids[1], 1)]
     # Four days on, day 4 is due for both, and the missing day-1 result is overdue.
-    later = str(date.today() + timedelta(days=3))
+    later = str(district_today() + timedelta(days=3))
     due = staff.receiver.get(f"/api/quarantine/tests-due?site={place.hotel}&on={later}")
     assert sorted((t["journey_id"], t["day"], t["overdue"]) for t in due["tests"]) == sorted(
         [(ids[0], 4, False), (ids[1], 1, True), (ids[1], 4, False)]
@@ -239,7 +240,7 @@ def test_bad_order_changes_are_refused_and_store_nothing(live: Live) -> None:
     to_room_door(staff, place, [[journey]], place.plates[0])
     # Before the order starts, nothing of it can change.
     staff.surveyor.post(f"/api/journeys/{journey}/quarantine/extension",
-                        dict(DECISION, planned_end=str(date.today() + timedelta(days=30))),
+                        dict(DECISION, planned_end=str(district_today() + timedelta(days=30))),
                         expect=409)
     staff.receiver.post(f"/api/journeys/{journey}/quarantine", {})
     order = staff.receiver.get(f"/api/journeys/{journey}/quarantine")

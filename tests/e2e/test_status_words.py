@@ -4,7 +4,7 @@ language: waiting for a vehicle, on vehicle 粤A·… to 荔湾酒店, in quaran
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from uuid import uuid4
 
 import httpx
@@ -12,6 +12,7 @@ import httpx
 from domain.staff import Role
 from tests.e2e.client import Api, traveller
 from tests.e2e.conftest import Live
+from tests.support import district_today
 
 
 def _now_and_next(live: Live, code: str, lang: str) -> tuple[str, str]:
@@ -84,7 +85,7 @@ def test_the_status_page_says_where_the_traveller_is_at_every_step(live: Live) -
         "Checked in at 荔湾酒店, room 301.",
         "Stay in your room. Staff will call you for the health survey.",
     )
-    end = date.today() + timedelta(days=14)
+    end = district_today() + timedelta(days=14)
     staff[Role.RECEIVER].post(f"/api/journeys/{journey}/quarantine", {"planned_end": str(end)})
     now, _ = _now_and_next(live, code, "zh-CN")
     assert now == f"正在荔湾酒店 301 房隔离，至{end.year}年{end.month}月{end.day}日。"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from contextlib import AbstractContextManager
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from io import BytesIO
 
 from pypdf import PdfReader
@@ -15,6 +15,7 @@ from tests.e2e.care import open_place, person, register, staff_of, survey_answer
 from tests.e2e.client import Api, event_count
 from tests.e2e.conftest import Live
 from tests.e2e.faults import refuse_inserts
+from tests.support import district_today
 
 SENTINEL_CONTACT = "Zebedee Quasimodo-Sentinel"
 SENTINEL_REASON = "visited the sentinel wet market"
@@ -66,9 +67,9 @@ def test_a_survey_from_the_worklist_to_the_record_with_derived_contacts(live: Li
 
     answers = survey_answers(
         close_contacts=[{"name": SENTINEL_CONTACT, "relation": "friend", "phone": "+44 7911 123456",
-                         "last_contact_on": str(date.today() - timedelta(days=3))}],
-        symptoms=["cough", "fever"], symptom_onset_on=str(date.today() - timedelta(days=1)),
-        tests_so_far=[{"taken_on": str(date.today() - timedelta(days=2)), "kind": "pcr",
+                         "last_contact_on": str(district_today() - timedelta(days=3))}],
+        symptoms=["cough", "fever"], symptom_onset_on=str(district_today() - timedelta(days=1)),
+        tests_so_far=[{"taken_on": str(district_today() - timedelta(days=2)), "kind": "pcr",
                        "outcome": "negative", "where": "Heathrow"}],
         risk_reason=SENTINEL_REASON,
     )
@@ -204,9 +205,9 @@ def test_a_survey_with_bad_answers_is_refused_and_stores_nothing(live: Live) -> 
     bad_answers = [
         survey_answers(close_contacts=[{"name": "Eve\u202eil"}]),  # a bidi override
         survey_answers(symptoms=["fever"]),  # no onset day
-        survey_answers(symptom_onset_on=str(date.today())),  # an onset without symptoms
+        survey_answers(symptom_onset_on=str(district_today())),  # an onset without symptoms
         survey_answers(risk_reason=""),
-        survey_answers(tests_so_far=[{"taken_on": str(date.today() + timedelta(days=5)),
+        survey_answers(tests_so_far=[{"taken_on": str(district_today() + timedelta(days=5)),
                                       "outcome": "negative"}]),
         survey_answers(close_contacts=[{"name": "Bob", "phone": "12"}]),
         survey_answers(symptoms=["plague"]),

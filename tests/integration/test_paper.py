@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import subprocess
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -17,7 +17,7 @@ from PIL import Image
 
 from domain.errors import NotFound, RuleBroken
 from domain.stages import RiskLevel
-from tests.support import Line, ctx, seed_line
+from tests.support import Line, ctx, district_today, seed_line
 from tests.unit.test_posters import _font_files
 from tracking.application import Person, TrackingApp
 from tracking.printing.paper import door_labels, door_labels_pdf, run_manifest, run_manifest_pdf
@@ -178,7 +178,7 @@ def test_door_labels_name_who_is_behind_each_held_or_occupied_door(
     app.withdraw_seats(scene.couple[0], "next vehicle", ctx("dispatcher"))
     app.depart_run(scene.run_id, ctx("escort-张伟", "escort"))
     app.arrive_run(scene.run_id, ctx("escort-张伟", "escort"))
-    end = date.today() + timedelta(days=14)
+    end = district_today() + timedelta(days=14)
     for journey_id in scene.family:
         app.scan_check_in(journey_id, scene.line.hotel, f"door-{uuid4()}", ctx("r", "receiver"))
         app.start_quarantine(journey_id, end, ctx("r", "receiver"))
