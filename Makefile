@@ -23,11 +23,12 @@ PACKAGES := domain tracking projections api dashboard
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv run test system-deps bench clean FORCE
+.PHONY: help venv run test chaos system-deps bench clean FORCE
 
 help:
 	@echo "make run    - install (if needed) and serve the app with demo data on $(HOST):$(PORT)"
 	@echo "make test   - install (if needed), system deps, ruff, mypy, import-linter, pytest"
+	@echo "make chaos  - fault injection at full scale (tests/chaos), with the checker's counts"
 	@echo "make bench  - run the benchmarks (python -m benchmarks)"
 	@echo "make clean  - remove .venv, data/ and caches"
 
@@ -69,6 +70,19 @@ test: venv system-deps
 	$(BIN)/mypy --strict $(PACKAGES)
 	$(BIN)/lint-imports
 	$(BIN)/pytest -n 2 --dist loadfile --durations=15
+
+# --- chaos ---------------------------------------------------------------------------------
+# The faults of tests/chaos at full scale (a short version runs in `make test`), one after the
+# other; each prints its checker line, and the lines are shown together at the end.
+CHAOS_REPORT ?= $(or $(TMPDIR),/tmp)/chaos-report.txt
+
+chaos: venv system-deps
+	rm -f $(CHAOS_REPORT)
+	CHAOS_SCALE=full CHAOS_REPORT=$(CHAOS_REPORT) TRACKING_REQUIRE_POSTGRES=1 \
+	  $(BIN)/pytest tests/chaos -s -p no:randomly -p no:xdist --timeout 900 -q \
+	  || status=$$?; \
+	  echo "--- chaos report ($(CHAOS_REPORT)) ---"; cat $(CHAOS_REPORT) 2>/dev/null || true; \
+	  exit $${status:-0}
 
 # --- bench ---------------------------------------------------------------------------------
 bench: venv

@@ -68,8 +68,10 @@ class TempCluster:
             "start",
         )
 
-    def stop(self) -> None:
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+    def stop(self, mode: str = "fast") -> None:
+        """`pg_ctl stop -m <mode>`: "fast", or "immediate" (as a crash: no shutdown checkpoint,
+        crash recovery on the next start)."""
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", mode, "-w", "stop")
 
     def destroy(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):

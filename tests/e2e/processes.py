@@ -88,9 +88,12 @@ class ProjectorProcess(Process):
 
 
 class ApiProcess(Process):
-    """`uvicorn api.main:create_app --factory` on a free port. Call `wait_ready()`."""
+    """`uvicorn api.main:create_app --factory` on a free port. Call `wait_ready()`.
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    `workers` > 1: uvicorn's supervisor process (this pid) with that many worker processes,
+    which it respawns when one dies."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, *, workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__(
@@ -98,6 +101,7 @@ class ApiProcess(Process):
                 sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
                 "--ws-per-message-deflate", "false",
+                *(["--workers", str(workers)] if workers > 1 else []),
             ],
             env,
             log_dir / f"api-{self.port}.log",

@@ -1,0 +1,1 @@
+"""Fault injection under load (`make chaos`; a short version runs in `make test`)."""
