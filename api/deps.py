@@ -40,13 +40,22 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def current_staff(
+def signed_in(
     services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+) -> StaffMember | None:
+    """The caller's staff member if the request carries a live session's token, else None.
+
+    Looked up once per request: FastAPI caches a dependency's value within a request, so
+    `current_staff` and `idempotency` share this one session and account read."""
+    token = bearer_token(authorization)
+    return services.accounts.member_for_token(token) if token else None
+
+
+def current_staff(
+    member: Annotated[StaffMember | None, Depends(signed_in)],
 ) -> StaffMember:
     """The caller as their account is now: a live session (server-side, so signing out and
     disabling end it at once) of an active account, with the account's current role."""
-    token = bearer_token(authorization)
-    member = services.accounts.member_for_token(token) if token else None
     if member is None:
         raise HTTPException(
             status_code=401,
@@ -149,7 +158,7 @@ def _own_site(member: StaffMember, code: str) -> None:
 
 def _own_run(services: Services, member: StaffMember, run_id: UUID) -> None:
     try:
-        escort = services.app.run(run_id).escort
+        escort = services.app.run_escort(run_id)
     except NotFound:
         return  # the handler answers for a run that does not exist, as without the rule
     # A run planned with a free-text escort (no account of that name) binds no one.
@@ -167,12 +176,6 @@ def _uuid(value: str) -> UUID | None:
         return None  # FastAPI answers 422 for the malformed id itself
 
 
-def _caller(services: Services, authorization: str | None) -> str:
-    scheme, _, token = (authorization or "").partition(" ")
-    member = services.accounts.member_for_token(token) if scheme.lower() == "bearer" else None
-    return f"staff:{member.username}" if member else "public"
-
-
 async def _fingerprint(request: Request) -> str:
     body = await request.body()
     digest = hashlib.sha256()
@@ -182,15 +185,14 @@ async def _fingerprint(request: Request) -> str:
 
 
 def idempotency(
-    services: ServicesDep,
     fingerprint: Annotated[str, Depends(_fingerprint)],
+    member: Annotated[StaffMember | None, Depends(signed_in)],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    authorization: Annotated[str | None, Header()] = None,
 ) -> Idempotency | None:
     """A repeat of a request with the same key gets the first answer (keys are per caller)."""
     if not idempotency_key:
         return None
-    caller = _caller(services, authorization)
+    caller = f"staff:{member.username}" if member else "public"
     return Idempotency(key=f"{caller}:{idempotency_key}", fingerprint=fingerprint)
 
 

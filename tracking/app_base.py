@@ -33,6 +33,7 @@ from tracking.vault import ERASED_DETAILS, PersonalDataVault
 A = TypeVar("A", bound=Aggregate)
 # Stages in which the traveller holds a seat or is with a vehicle.
 ON_THE_ROAD = (Stage.SEAT_ASSIGNED, Stage.BOARDED, Stage.IN_TRANSIT, Stage.ARRIVED)
+RUN_ESCORTS_KEPT = 10_000  # runs whose escort a process remembers (a day has a few hundred)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class AppBase(Application[UUID]):
         # Set by the wiring to a GroupCommitter; None saves each command on its own.
         self.saver: Saver | None = None
         self._site_locks = KeyedLocks()
+        self._run_escorts: dict[UUID, str] = {}
         self.quarantine_plan = QuarantinePlan()
         # The application's clock (the domain reads none): what day it is for the district.
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -101,6 +103,17 @@ class AppBase(Application[UUID]):
 
     def run(self, run_id: UUID) -> TransportRun:
         return self._get(TransportRun, run_id, "vehicle run")
+
+    def run_escort(self, run_id: UUID) -> str:
+        """The escort a run was planned with, remembered: no event changes it, so the escort
+        check of every scan at its car door need not replay the run's history again."""
+        escort = self._run_escorts.get(run_id)
+        if escort is None:
+            escort = self.run(run_id).escort
+            if len(self._run_escorts) >= RUN_ESCORTS_KEPT:
+                self._run_escorts.clear()
+            self._run_escorts[run_id] = escort
+        return escort
 
     def entry_point(self, code: str) -> EntryPoint:
         return self._get(EntryPoint, entry_point_id(code), f"entry point {code!r}")
