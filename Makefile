@@ -19,7 +19,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-PACKAGES := domain tracking projections api dashboard
+PACKAGES := domain tracking projections api dashboard drill
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -57,9 +57,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 FORCE:
 
 # --- run -----------------------------------------------------------------------------------
+# `make run SIMULATE=1` also plays a drill day (tracking simulate --demo) against the server
+# once it answers; the drill stops when the server does.
 run: venv
 	bash scripts/ensure-system-deps.sh --runtime
+ifeq ($(SIMULATE),1)
+	$(BIN)/tracking simulate --demo --wait 180 --url http://$(HOST):$(PORT) \
+	  --accounts "$${TRACKING_DATA_DIR:-data}/demo-accounts.txt" & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null || true' EXIT; \
 	$(BIN)/tracking serve --host $(HOST) --port $(PORT)
+else
+	$(BIN)/tracking serve --host $(HOST) --port $(PORT)
+endif
 
 # --- test ----------------------------------------------------------------------------------
 system-deps:

@@ -13,6 +13,7 @@ import typer
 
 from domain.errors import DomainError
 from domain.staff import Role
+from drill.cli import simulate
 from projections.cli import app as projections_app
 from projections.cli import report_app
 from projections.projector import Projector
@@ -35,6 +36,7 @@ users = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 app.add_typer(users, name="users")
 app.add_typer(projections_app, name="projections", help="Read-side views.")
 app.add_typer(report_app, name="report", help="Reports: the commander's daily report.")
+app.command("simulate")(simulate)  # the drill: a day through a running server's HTTP API
 
 
 def migrate_all(settings: Settings) -> None:

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("domain", "tracking", "projections", "api", "dashboard")
+PACKAGES = ("domain", "tracking", "projections", "api", "dashboard", "drill")
 DOMAIN_ALLOWED_THIRD_PARTY = ("eventsourcing.domain",)
 
 
