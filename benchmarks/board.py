@@ -18,6 +18,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -27,7 +28,7 @@ import httpx
 import orjson
 import psycopg
 
-from benchmarks.board_fill import fill_views
+from benchmarks.board_fill import Filled, fill_views
 from benchmarks.live import LiveSystem, cpu_seconds, migrate
 from domain.staff import Role
 from projections.board import apply_delta, empty_board, position_at, read_board_state, read_deltas
@@ -102,15 +103,29 @@ def _views_state(conninfo: str) -> tuple[int, int, int | None]:
     return int(row[0]), int(row[1]), row[2]
 
 
-def bench_board_snapshot(
-    settings: Settings, *, journeys: int = 1_000_000, open_journeys: int = 50_000,
-    requests: int = 300, rounds: int = 10,
-) -> dict[str, float | str]:
+@dataclass(frozen=True)
+class FilledStore:
+    """A migrated store whose views hold a long regime (benchmarks/board_fill.py)."""
+
+    filled: Filled
+    seconds: float
+
+
+def fill_store(
+    settings: Settings, *, journeys: int = 1_000_000, open_journeys: int = 50_000
+) -> FilledStore:
     migrate(settings)
     started = time.perf_counter()
     filled = fill_views(settings.postgres_conninfo, journeys=journeys,
                         open_journeys=open_journeys, deltas=min(journeys, 1_000_000))
-    fill_seconds = time.perf_counter() - started
+    return FilledStore(filled, time.perf_counter() - started)
+
+
+def bench_board_snapshot(
+    settings: Settings, store_filled: FilledStore, *, requests: int = 300, rounds: int = 10,
+) -> dict[str, float | str]:
+    filled, fill_seconds = store_filled.filled, store_filled.seconds
+    journeys, open_journeys = filled.journeys, filled.open_journeys
     filled_state = _views_state(settings.postgres_conninfo)
     # A deployment's API process, embedded projector and all: it must serve the views as they
     # are (same schema version, nothing to rebuild).

@@ -44,13 +44,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 import orjson
 import psycopg
 import websockets
 
+from benchmarks.lean_http import LeanHttp
 from benchmarks.live import (
     ROOT,
     LiveSystem,
@@ -254,69 +254,15 @@ def _traveller(i: int, tag: str) -> dict[str, Any]:
     }
 
 
-class _Http:
-    """A lean HTTP/1.1 keep-alive client for the load (httpx's async client spent ~3 ms of
-    CPU per request here: on two cores that is load generator, not system, and it makes
-    acknowledgements late). One per loopback address; connections are reused."""
-
-    def __init__(self, url: str, local: str, token: str | None) -> None:
-        parsed = urlsplit(url)
-        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
-        self.local = local
-        auth = f"Authorization: Bearer {token}\r\n" if token else ""
-        self.head = f"Host: {self.host}:{self.port}\r\n{auth}"
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-
-    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = b"" if body is None else orjson.dumps(body)
-        message = (
-            f"{method} {path} HTTP/1.1\r\n{self.head}Content-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\n\r\n".encode() + data
-        )
-        while self.idle:
-            # A kept-alive connection the server has closed meanwhile (uvicorn closes idle
-            # ones after 5 s) fails before any answer: the request was not read, send it anew.
-            reader, writer = self.idle.pop()
-            try:
-                return await self._exchange(reader, writer, message)
-            except (ConnectionError, asyncio.IncompleteReadError) as e:
-                if isinstance(e, asyncio.IncompleteReadError) and e.partial:
-                    raise
-                writer.close()
-        reader, writer = await asyncio.open_connection(
-            self.host, self.port, local_addr=(self.local, 0)
-        )
-        return await self._exchange(reader, writer, message)
-
-    async def _exchange(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, message: bytes
-    ) -> tuple[int, Any]:
-        writer.write(message)
-        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
-        status = int(head.split(" ", 2)[1])
-        length = int(head.split("content-length:", 1)[1].split("\r\n", 1)[0])
-        answer = await reader.readexactly(length)
-        if "connection: close" in head:
-            writer.close()
-        else:
-            self.idle.append((reader, writer))
-        return status, orjson.loads(answer) if answer else None
-
-    async def close(self) -> None:
-        for _, writer in self.idle:
-            writer.close()
-        self.idle.clear()
-
-
-def _http_clients(url: str, token: str | None) -> list[_Http]:
-    return [_Http(url, f"127.0.{1 + k // 250}.{1 + k % 250}", token) for k in range(ADDRESSES)]
+def _http_clients(url: str, token: str | None) -> list[LeanHttp]:
+    return [LeanHttp(url, f"127.0.{1 + k // 250}.{1 + k % 250}", token) for k in range(ADDRESSES)]
 
 
 Sent = tuple[float, float, int, Any]  # (scheduled, acknowledged, HTTP status, answer)
 
 
 async def _drive(
-    http: list[_Http], commands: list[tuple[str, dict[str, Any]]], rate: float,
+    http: list[LeanHttp], commands: list[tuple[str, dict[str, Any]]], rate: float,
     warm: int, mark: Callable[[], None],
 ) -> list[Sent]:
     """POST each (path, body) at `rate` per second, open loop (a late answer delays nothing);
@@ -387,7 +333,7 @@ def _positions(settings: Settings, journeys: list[str], version: int) -> dict[st
 
 def _commands(
     settings: Settings, system: LiveSystem, command: str, n: int, family: int, tag: str
-) -> tuple[list[tuple[str, dict[str, Any]]], list[_Http], int, int]:
+) -> tuple[list[tuple[str, dict[str, Any]]], list[LeanHttp], int, int]:
     """(path, body) of each command, the load's HTTP clients, the version of the journey event
     each command makes (the one whose delta the board shows) and the answer's status."""
     if command == "screening":
