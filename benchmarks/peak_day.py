@@ -23,8 +23,10 @@ over the same hours and played at the same speed (the same pace structure: fligh
 same landing window and the same line after them, a twentieth of the people; the plan fills
 flights of ~150, so the idle day has fewer flights, not emptier ones).
 
-Command latency is the drill's own: from a command's first send to its acknowledgement, so a
-429 or 503 answered on the way and the retry after it are in it. The drill's journal (one JSON
+Command latency is the drill's own: from the moment the day issues a command to its
+acknowledgement. It is open-loop: the wait for one of the drill's connections (its
+`concurrency`) is in it, as are a 429 or 503 answered on the way and the retry after it, so
+an overloaded server shows as the queue it leaves in front of it. The drill's journal (one JSON
 line per acknowledgement) gives when each command was answered: "behind schedule" is the last
 acknowledgement minus the planned end of the day (the start plus plan span / speed; the span
 is the plan's upper estimate, with the longest transit, so a day that kept up ends a little
@@ -72,7 +74,7 @@ from tracking.settings import Settings
 
 BAIYUN_RECORD = 5049  # international arrivals at Guangzhou Baiyun, 28 Mar 2020
 DOOR_KINDS = ("check_in",)  # the journal's kind of a traveller reaching the room/home door
-# (kind, acknowledged at (monotonic), ms from first send, journey ids)
+# (kind, acknowledged at (monotonic), ms from issue, journey ids)
 Ack = tuple[str, float, float, tuple[str, ...]]
 
 
@@ -379,7 +381,7 @@ def bench_peak_day(
     return {
         "peak_day": {
             "value": command[0], "baseline": command[1], "ratio": _ratio(*command),
-            "unit": f"ms p99 command latency (first send -> ack), {shape}",
+            "unit": f"ms p99 command latency (issued -> ack, open loop), {shape}",
             **_describe(peak), **_describe(idle, "idle_"),
             "speed": round(speed, 1), "plan_span_h": round(peak_plan.span / 3600, 1),
             "plan_s": round(plan_s, 1),

@@ -127,7 +127,7 @@ def show(summary: DaySummary, console: Console) -> None:
     ):
         facts.add_row(name, str(value))
     console.print(facts)
-    latency = Table(title="Command latency (ms, first send to acknowledgement)")
+    latency = Table(title="Command latency (ms, issued to acknowledged)")
     for column in ("command", "n", "p50", "p95", "p99", "max"):
         latency.add_column(column, justify="left" if column == "command" else "right")
     for kind, f in summary.percentiles().items():

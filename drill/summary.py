@@ -87,7 +87,7 @@ class DaySummary:
     runs: int
     created: list[str]  # DRILL- sites and vehicles registered for the day
     commands: dict[str, int]  # acknowledged, per kind
-    latencies_ms: dict[str, list[float]]  # per command kind, first send to acknowledgement
+    latencies_ms: dict[str, list[float]]  # per command kind, issued to acknowledged (open loop)
     retries: int
     throttled: int
     unavailable: int
