@@ -5,7 +5,6 @@ API processes with `TRACKING_PROJECTOR=off`, all sharing the database, `TRACKING
 
 from __future__ import annotations
 
-import base64
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,13 @@ import httpx
 
 from domain.staff import Role
 from tests.e2e.client import PASSWORD
-from tests.e2e.processes import ApiProcess, Process, ProjectorProcess, migrate
+from tests.e2e.processes import (
+    ApiProcess,
+    Process,
+    ProjectorProcess,
+    deployment_env,
+    migrate,
+)
 from tracking.services import open_services
 from tracking.settings import Settings
 
@@ -25,14 +30,7 @@ class Deployment:
         self.settings = settings
         self.root = root
         self.logs = root / "logs"
-        self.env = {
-            "TRACKING_DATABASE_URL": settings.database_url,
-            "TRACKING_SECRET": settings.secret.hex(),
-            "TRACKING_CIPHER_KEYS": ",".join(
-                f"{kid}:{base64.b64encode(key).decode()}" for kid, key in settings.cipher_keys
-            ),
-            "TRACKING_ALERTS": "off",
-        }
+        self.env = deployment_env(settings)
         self.processes: list[Process] = []
         self.projector: ProjectorProcess | None = None
         self.tokens: dict[Role, str] = {}

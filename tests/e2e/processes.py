@@ -8,6 +8,7 @@ migrate step once, as a deployment does, and then starts the workers (concurrent
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
@@ -19,12 +20,26 @@ from pathlib import Path
 import httpx
 
 from tests.pgcluster import free_port
+from tracking.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(env: dict[str, str]) -> dict[str, str]:
     return {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+
+
+def deployment_env(settings: Settings) -> dict[str, str]:
+    """What every process of one deployment shares: the store, the secret and the store key
+    ring (every process reads every event)."""
+    return {
+        "TRACKING_DATABASE_URL": settings.database_url,
+        "TRACKING_SECRET": settings.secret.hex(),
+        "TRACKING_CIPHER_KEYS": ",".join(
+            f"{kid}:{base64.b64encode(key).decode()}" for kid, key in settings.cipher_keys
+        ),
+        "TRACKING_ALERTS": "off",
+    }
 
 
 def migrate(env: dict[str, str]) -> None:

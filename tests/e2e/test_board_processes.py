@@ -13,7 +13,6 @@ that lost its process resumes on a new one from its last position.
 
 from __future__ import annotations
 
-import base64
 import copy
 import threading
 import time
@@ -34,7 +33,7 @@ from domain.stages import Stage
 from tests.board_watch import BoardWatch
 from tests.databases import POSTGRES_MARKED, fresh_settings
 from tests.e2e.client import PASSWORD, Api, traveller
-from tests.e2e.processes import ApiProcess, ProjectorProcess, migrate
+from tests.e2e.processes import ApiProcess, ProjectorProcess, deployment_env, migrate
 from tests.support import district_today
 from tracking.services import open_services
 from tracking.settings import Settings
@@ -57,15 +56,7 @@ class Deployment:
         self.settings = settings
         self.root = root
         self.logs = root / "logs"
-        self.env = {
-            "TRACKING_DATABASE_URL": settings.database_url,
-            "TRACKING_SECRET": settings.secret.hex(),
-            # The store key ring is shared like the secret: every process reads every event.
-            "TRACKING_CIPHER_KEYS": ",".join(
-                f"{kid}:{base64.b64encode(key).decode()}" for kid, key in settings.cipher_keys
-            ),
-            "TRACKING_ALERTS": "off",
-        }
+        self.env = deployment_env(settings)
         self.apis: list[ApiProcess] = []  # every API process started, dead ones too
         self.live: list[ApiProcess] = []  # the ones serving now
         self.projectors: list[ProjectorProcess] = []
