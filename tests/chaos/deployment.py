@@ -79,6 +79,16 @@ class Deployment:
             answer.raise_for_status()
             self.tokens[role] = answer.json()["access_token"]
 
+    def serve(self, apis: int = 2) -> list[ApiProcess]:
+        """The projector and `apis` API processes started and answering, the staff signed in
+        and the entry point registered: a deployment ready for its load."""
+        self.start_projector()
+        started = [self.start_api() for _ in range(apis)]
+        for api in started:
+            api.wait_ready()
+        self.prepare(started[0].url)
+        return started
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             with contextlib.suppress(Exception):

@@ -111,11 +111,7 @@ def test_board_clients_across_api_restarts(
     pg_settings: Settings, tmp_path: Path, scale: Scale
 ) -> None:
     with deployed(pg_settings, tmp_path) as d:
-        d.start_projector()
-        live = [d.start_api(), d.start_api()]
-        for api in live:
-            api.wait_ready()
-        d.prepare(live[0].url)
+        live = d.serve()
         token = d.tokens[Role.COMMANDER]
         walls = [Wall(live[i % 2], token) for i in range(WALLS)]
         try:

@@ -34,11 +34,7 @@ def test_postgres_immediate_stop_and_start_under_load(
         "TRACKING_DATA_DIR": str(tmp_path / "settings"), "TRACKING_DATABASE_URL": cluster.url,
     })
     with deployed(settings, tmp_path) as d:
-        d.start_projector()
-        apis = [d.start_api(), d.start_api()]
-        for api in apis:
-            api.wait_ready()
-        d.prepare(apis[0].url)
+        apis = d.serve()
         load = Load(lambda: [a.url for a in apis], entry_point=d.entry_point,
                     screener_token=d.tokens[Role.SCREENER], clients=scale.clients).start()
         outages: list[tuple[float, float]] = []  # (stopped, about to start)

@@ -40,11 +40,7 @@ def test_sigkill_the_projector_under_load(
     pg_settings: Settings, tmp_path: Path, scale: Scale
 ) -> None:
     with deployed(pg_settings, tmp_path) as d:
-        d.start_projector()
-        apis = [d.start_api(), d.start_api()]
-        for api in apis:
-            api.wait_ready()
-        d.prepare(apis[0].url)
+        apis = d.serve()
         load = Load(lambda: [a.url for a in apis], entry_point=d.entry_point,
                     screener_token=d.tokens[Role.SCREENER], clients=scale.clients).start()
         killed_at: list[int] = []  # the views' position when each kill came
